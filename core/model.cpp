@@ -1,0 +1,308 @@
+#include "model.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <set>
+#include <string>
+
+#include "error.h"
+#include "ops.h"
+#include "thread_pool.h"
+
+namespace lm {
+
+// ------------------------------------------------------------- RunState ---
+
+RunState::RunState(const ModelConfig& c, int batch_, int context_length)
+    : batch(batch_),
+      x(Shape{batch_, c.hidden_size}),
+      xb(Shape{batch_, c.hidden_size}),
+      xb2(Shape{batch_, c.hidden_size}),
+      q(Shape{batch_, c.q_dim()}),
+      k(Shape{batch_, c.kv_dim()}),
+      v(Shape{batch_, c.kv_dim()}),
+      att(Shape{batch_, c.q_dim()}),
+      hb(Shape{batch_, c.intermediate_size}),
+      hb2(Shape{batch_, c.intermediate_size}),
+      scores(Shape{c.num_attention_heads, context_length}),
+      rope_cos(Shape{batch_, c.head_dim / 2}),
+      rope_sin(Shape{batch_, c.head_dim / 2}),
+      logits(Shape{c.vocab_size}) {
+  if (batch_ < 1) throw Error(ErrorKind::kInvalidArgument, "batch must be at least 1");
+}
+
+size_t RunState::bytes() const {
+  return x.bytes() + xb.bytes() + xb2.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() + hb.bytes() +
+         hb2.bytes() + scores.bytes() + rope_cos.bytes() + rope_sin.bytes() + logits.bytes();
+}
+
+// --------------------------------------------------------------- loading ---
+
+namespace {
+
+// HF's RoPE frequencies, including the rope_scaling variants
+// (transformers' modeling_rope_utils: default, linear, llama3).
+std::vector<double> rope_inv_freq(const ModelConfig& c) {
+  const int half = c.head_dim / 2;
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i)
+    inv[static_cast<size_t>(i)] = 1.0 / std::pow(double{c.rope_theta}, 2.0 * i / c.head_dim);
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type == RopeScaling::Type::kLinear) {
+    for (double& f : inv) f /= rs.factor;
+  } else if (rs.type == RopeScaling::Type::kLlama3) {
+    const double old_len = rs.original_max_position_embeddings;
+    const double low_wavelen = old_len / rs.low_freq_factor;
+    const double high_wavelen = old_len / rs.high_freq_factor;
+    for (double& f : inv) {
+      const double wavelen = 2.0 * std::numbers::pi / f;
+      if (wavelen > low_wavelen) {
+        f /= rs.factor;
+      } else if (wavelen >= high_wavelen) {
+        const double smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        f = (1.0 - smooth) * f / rs.factor + smooth * f;
+      }
+    }
+  }
+  return inv;
+}
+
+bool is_aligned(const void* p, size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
+
+}  // namespace
+
+Model::Model(ModelConfig config, Tokenizer tokenizer) : config_(std::move(config)), tokenizer_(std::move(tokenizer)) {}
+
+std::shared_ptr<const Model> Model::load(ModelFiles files, const LoadOptions& options) {
+  ModelConfig config = ModelConfig::from_json(files.config_json);
+  Tokenizer tokenizer = Tokenizer::from_json(files.tokenizer_json);
+  if (tokenizer.vocab_size() > config.vocab_size)
+    throw Error(ErrorKind::kFormat, "tokenizer.json has " + std::to_string(tokenizer.vocab_size()) +
+                                        " tokens but config.json's vocab_size is " +
+                                        std::to_string(config.vocab_size));
+  if (files.shards.empty()) throw Error(ErrorKind::kFormat, "no safetensors file given");
+
+  std::shared_ptr<Model> model(new Model(std::move(config), std::move(tokenizer)));
+  model->shards_ = std::move(files.shards);
+  for (const ModelShard& shard : model->shards_)
+    model->checkpoint_.add(SafetensorsFile::parse(shard.bytes.data(), shard.bytes.size(), shard.label));
+  model->inv_freq_ = rope_inv_freq(model->config_);
+  model->bind_weights(options);
+  return model;
+}
+
+// Finds each tensor the architecture needs, checks dtype and shape, and makes
+// the view the kernels use: in place when the dtype is wanted and the data is
+// aligned, otherwise converted into storage the Model owns.
+void Model::bind_weights(const LoadOptions& options) {
+  const ModelConfig& c = config_;
+  std::set<std::string> used;
+
+  auto lookup = [&](const std::string& name, const Shape& expected) -> WeightRef {
+    auto [info, file] = checkpoint_.find(name);
+    if (!info) throw Error(ErrorKind::kFormat, "model.safetensors: missing tensor '" + name + "'");
+    if (info->shape != expected)
+      throw Error(ErrorKind::kFormat, file->label() + ": tensor '" + name + "' has shape " + info->shape.str() +
+                                          ", expected " + expected.str() + " from config.json");
+    used.insert(name);
+    parameter_count_ += expected.numel();
+    return file->weight(*info);
+  };
+
+  // Small vectors (norms, biases) always become owned f32.
+  auto vector_f32 = [&](const std::string& name, int64_t n) -> const float* {
+    const WeightRef w = lookup(name, Shape{n});
+    Tensor<float>& t = owned_f32_.emplace_back(Shape{n});
+    w.row_to_f32(0, t.data());
+    return t.data();
+  };
+
+  auto matrix = [&](const WeightRef& w) -> WeightRef {
+    DType want = w.dtype;
+    if (options.weight_format == WeightFormat::kF32) want = DType::kF32;
+    if (options.weight_format == WeightFormat::kBF16) want = DType::kBF16;
+    if (want == w.dtype && is_aligned(w.data, dtype_size(w.dtype))) return w;
+    WeightRef out = w;
+    out.dtype = want;
+    const int64_t rows = w.rows(), cols = w.cols();
+    if (want == DType::kF32) {
+      Tensor<float>& t = owned_f32_.emplace_back(w.shape);
+      for (int64_t r = 0; r < rows; ++r) w.row_to_f32(r, t.data() + r * cols);
+      out.data = t.data();
+    } else {
+      // BF16 or F16 storage; from any source dtype through f32.
+      Tensor<uint16_t>& t = owned_16_.emplace_back(w.shape);
+      std::vector<float> row(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        w.row_to_f32(r, row.data());
+        uint16_t* dst = t.data() + r * cols;
+        for (int64_t i = 0; i < cols; ++i)
+          dst[i] = want == DType::kBF16 ? f32_to_bf16(row[static_cast<size_t>(i)]) : f32_to_f16(row[static_cast<size_t>(i)]);
+      }
+      out.data = t.data();
+    }
+    return out;
+  };
+
+  const int64_t d = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), f = c.intermediate_size, V = c.vocab_size;
+
+  // Embeddings, tied or not. A tied checkpoint may store either name.
+  const bool has_embed = checkpoint_.contains("model.embed_tokens.weight");
+  const bool has_head = checkpoint_.contains("lm_head.weight");
+  if (!has_embed && !has_head)
+    throw Error(ErrorKind::kFormat, "model.safetensors: neither 'model.embed_tokens.weight' nor 'lm_head.weight' is stored");
+  if (has_embed) weights_.embed = matrix(lookup("model.embed_tokens.weight", Shape{V, d}));
+  if (has_head) weights_.lm_head = matrix(lookup("lm_head.weight", Shape{V, d}));
+  if (!has_head) {
+    if (!c.tie_word_embeddings)
+      throw Error(ErrorKind::kFormat, "model.safetensors: missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
+    weights_.lm_head = weights_.embed;
+  }
+  if (!has_embed) weights_.embed = weights_.lm_head;  // tied: only lm_head.weight is stored
+
+  weights_.layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerWeights& L = weights_.layers[static_cast<size_t>(l)];
+    L.attn_norm = vector_f32(p + "input_layernorm.weight", d);
+    L.wq = matrix(lookup(p + "self_attn.q_proj.weight", Shape{q, d}));
+    L.wk = matrix(lookup(p + "self_attn.k_proj.weight", Shape{kv, d}));
+    L.wv = matrix(lookup(p + "self_attn.v_proj.weight", Shape{kv, d}));
+    L.wo = matrix(lookup(p + "self_attn.o_proj.weight", Shape{d, q}));
+    if (c.attention_bias) {
+      L.bq = vector_f32(p + "self_attn.q_proj.bias", q);
+      L.bk = vector_f32(p + "self_attn.k_proj.bias", kv);
+      L.bv = vector_f32(p + "self_attn.v_proj.bias", kv);
+    }
+    L.ffn_norm = vector_f32(p + "post_attention_layernorm.weight", d);
+    L.w_gate = matrix(lookup(p + "mlp.gate_proj.weight", Shape{f, d}));
+    L.w_up = matrix(lookup(p + "mlp.up_proj.weight", Shape{f, d}));
+    L.w_down = matrix(lookup(p + "mlp.down_proj.weight", Shape{d, f}));
+  }
+  weights_.final_norm = vector_f32("model.norm.weight", d);
+
+  // A tensor we did not bind means the checkpoint is not the architecture the
+  // config claims (old checkpoints' rotary_emb.inv_freq buffers are harmless).
+  for (const SafetensorsFile& file : checkpoint_.files())
+    for (const TensorInfo& t : file.tensors())
+      if (!used.count(t.name) && !t.name.ends_with("rotary_emb.inv_freq"))
+        throw Error(ErrorKind::kUnsupported,
+                    file.label() + ": unexpected tensor '" + t.name + "' for " + c.architecture);
+
+  // Converted copies make the original bytes dead weight; drop shards no view points into.
+  auto points_into = [&](const WeightRef& w, const ModelShard& s) {
+    const auto* p = static_cast<const std::byte*>(w.data);
+    return p >= s.bytes.data() && p < s.bytes.data() + s.bytes.size();
+  };
+  for (ModelShard& s : shards_) {
+    bool used_here = points_into(weights_.embed, s) || points_into(weights_.lm_head, s);
+    for (const LayerWeights& L : weights_.layers)
+      for (const WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+        used_here = used_here || points_into(*w, s);
+    if (!used_here) s.bytes.release();
+  }
+}
+
+size_t Model::weight_bytes() const {
+  size_t n = 0;
+  for (const ModelShard& s : shards_) n += s.bytes.size();
+  for (const auto& t : owned_f32_) n += t.bytes();
+  for (const auto& t : owned_16_) n += t.bytes();
+  return n;
+}
+
+// --------------------------------------------------------------- forward ---
+
+void Model::forward(std::span<const int32_t> tokens, int pos, KvCache& cache, RunState& s, ThreadPool* pool) const {
+  const ModelConfig& c = config_;
+  const int n = static_cast<int>(tokens.size());
+  const int d = c.hidden_size, hd = c.head_dim, half = hd / 2, q_dim = c.q_dim(), kv_dim = c.kv_dim();
+  const int f = c.intermediate_size, n_heads = c.num_attention_heads, n_kv = c.num_key_value_heads;
+  const int group = n_heads / n_kv;  // query heads per kv head
+  if (n < 1 || n > s.batch) throw Error(ErrorKind::kInvalidArgument, "forward: token count outside [1, batch]");
+  if (pos < 0 || pos + n > cache.context_length())
+    throw Error(ErrorKind::kInvalidArgument, "forward: positions " + std::to_string(pos) + ".." +
+                                                 std::to_string(pos + n - 1) + " exceed the context of " +
+                                                 std::to_string(cache.context_length()));
+  for (int32_t id : tokens)
+    if (id < 0 || id >= c.vocab_size)
+      throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(id) + " outside the vocabulary");
+
+  float* x = s.x.data();
+  float* xb = s.xb.data();
+  float* xb2 = s.xb2.data();
+  float* q = s.q.data();
+  float* k = s.k.data();
+  float* v = s.v.data();
+  float* att = s.att.data();
+  float* hb = s.hb.data();
+  float* hb2 = s.hb2.data();
+  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  // Token embeddings, and this chunk's rotary angles (shared by every layer and head).
+  for (int t = 0; t < n; ++t) {
+    weights_.embed.row_to_f32(tokens[static_cast<size_t>(t)], x + t * d);
+    for (int i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(pos + t) * inv_freq_[static_cast<size_t>(i)];
+      s.rope_cos.data()[t * half + i] = static_cast<float>(std::cos(angle));
+      s.rope_sin.data()[t * half + i] = static_cast<float>(std::sin(angle));
+    }
+  }
+
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& L = weights_.layers[static_cast<size_t>(l)];
+
+    // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
+    for (int t = 0; t < n; ++t) rmsnorm(xb + t * d, x + t * d, L.attn_norm, d, c.rms_norm_eps);
+    matmul_bt(q, q_dim, xb, d, L.wq, n, 1.0f, 0.0f, pool);
+    matmul_bt(k, kv_dim, xb, d, L.wk, n, 1.0f, 0.0f, pool);
+    matmul_bt(v, kv_dim, xb, d, L.wv, n, 1.0f, 0.0f, pool);
+    for (int t = 0; t < n; ++t) {
+      if (L.bq) {
+        add(q + t * q_dim, L.bq, q_dim);
+        add(k + t * kv_dim, L.bk, kv_dim);
+        add(v + t * kv_dim, L.bv, kv_dim);
+      }
+      const float* cos = s.rope_cos.data() + t * half;
+      const float* sin = s.rope_sin.data() + t * half;
+      rope(q + t * q_dim, n_heads, hd, cos, sin);
+      rope(k + t * kv_dim, n_kv, hd, cos, sin);
+      for (int g = 0; g < n_kv; ++g) {
+        std::memcpy(cache.key(l, g, pos + t), k + t * kv_dim + g * hd, sizeof(float) * static_cast<size_t>(hd));
+        std::memcpy(cache.value(l, g, pos + t), v + t * kv_dim + g * hd, sizeof(float) * static_cast<size_t>(hd));
+      }
+    }
+    // Causal grouped-query attention: token t (position pos+t) sees positions 0..pos+t.
+    for (int t = 0; t < n; ++t) {
+      const int len = pos + t + 1;
+      for (int h = 0; h < n_heads; ++h) {
+        const int g = h / group;
+        const float* qh = q + t * q_dim + h * hd;
+        float* sc = s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(cache.context_length());
+        for (int p = 0; p < len; ++p) sc[p] = dot(qh, cache.key(l, g, p), hd) * attn_scale;
+        softmax(sc, len);
+        float* out = att + t * q_dim + h * hd;
+        std::memset(out, 0, sizeof(float) * static_cast<size_t>(hd));
+        for (int p = 0; p < len; ++p) axpy(out, sc[p], cache.value(l, g, p), hd);
+      }
+    }
+    matmul_bt(xb2, d, att, q_dim, L.wo, n, 1.0f, 0.0f, pool);
+    add(x, xb2, n * d);
+
+    // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+    for (int t = 0; t < n; ++t) rmsnorm(xb + t * d, x + t * d, L.ffn_norm, d, c.rms_norm_eps);
+    matmul_bt(hb, f, xb, d, L.w_gate, n, 1.0f, 0.0f, pool);
+    matmul_bt(hb2, f, xb, d, L.w_up, n, 1.0f, 0.0f, pool);
+    swiglu(hb, hb2, n * f);
+    matmul_bt(xb2, d, hb, f, L.w_down, n, 1.0f, 0.0f, pool);
+    add(x, xb2, n * d);
+  }
+
+  // Logits of the last token only: that is all generation needs.
+  const float* last = x + (n - 1) * d;
+  rmsnorm(xb, last, weights_.final_norm, d, c.rms_norm_eps);
+  matvec(s.logits.data(), weights_.lm_head, xb, pool);
+}
+
+}  // namespace lm

@@ -1,0 +1,121 @@
+// Model: a loaded Llama-family checkpoint and its forward pass.
+//
+// As in llama2.c: the config (ModelConfig), the weights (ModelWeights, read-only
+// views into the checkpoint bytes the Model owns) and the activations
+// (RunState, one per session, allocated once) are separate plain structs, and
+// forward() reads top to bottom like the math. The KV cache (kv_cache.h) also
+// belongs to the session, so one Model serves any number of sessions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "kv_cache.h"
+#include "model_files.h"
+#include "safetensors.h"
+#include "tensor.h"
+#include "tokenizer.h"
+
+namespace lm {
+
+class ThreadPool;
+
+// Shapes use d = hidden_size, q = num_attention_heads * head_dim,
+// kv = num_key_value_heads * head_dim, f = intermediate_size, V = vocab_size.
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [d]   input_layernorm
+  WeightRef wq;                      // [q, d]  q_proj
+  WeightRef wk;                      // [kv, d] k_proj
+  WeightRef wv;                      // [kv, d] v_proj
+  WeightRef wo;                      // [d, q]  o_proj
+  const float* bq = nullptr;         // [q]  q_proj bias (attention_bias only)
+  const float* bk = nullptr;         // [kv] k_proj bias
+  const float* bv = nullptr;         // [kv] v_proj bias
+  const float* ffn_norm = nullptr;   // [d]   post_attention_layernorm
+  WeightRef w_gate;                  // [f, d] gate_proj
+  WeightRef w_up;                    // [f, d] up_proj
+  WeightRef w_down;                  // [d, f] down_proj
+};
+
+struct ModelWeights {
+  WeightRef embed;                   // [V, d] embed_tokens (the same bytes as lm_head when tied)
+  std::vector<LayerWeights> layers;  // [num_hidden_layers]
+  const float* final_norm = nullptr; // [d]   model.norm
+  WeightRef lm_head;                 // [V, d]
+};
+
+// Activations for up to `batch` tokens at once (prefill chunks; decode uses
+// one row). Allocated once per session; forward() never allocates.
+struct RunState {
+  RunState(const ModelConfig& config, int batch, int context_length);
+
+  int batch;                // rows available in the [B, ...] buffers
+  Tensor<float> x;          // [B, d]  residual stream
+  Tensor<float> xb;         // [B, d]  normalised input of a sub-layer
+  Tensor<float> xb2;        // [B, d]  output of o_proj / down_proj
+  Tensor<float> q;          // [B, q]
+  Tensor<float> k;          // [B, kv]
+  Tensor<float> v;          // [B, kv]
+  Tensor<float> att;        // [B, q]  attention output, heads concatenated
+  Tensor<float> hb;         // [B, f]  gate, then silu(gate) * up
+  Tensor<float> hb2;        // [B, f]  up
+  Tensor<float> scores;     // [n_heads, context_length] attention weights of one token
+  Tensor<float> rope_cos;   // [B, head_dim / 2]
+  Tensor<float> rope_sin;   // [B, head_dim / 2]
+  Tensor<float> logits;     // [V]  of the last token of the latest forward()
+
+  size_t bytes() const;
+};
+
+// What to do with the checkpoint's weight dtype at load.
+enum class WeightFormat {
+  kAsStored,  // use F32 / F16 / BF16 tensors in place
+  kF32,       // convert every matrix to f32
+  kBF16,      // convert every matrix to bf16
+};
+
+struct LoadOptions {
+  WeightFormat weight_format = WeightFormat::kAsStored;
+};
+
+class Model {
+ public:
+  // Parses and validates the three inputs and builds the weight views. Takes
+  // ownership of the shard bytes. Every weight's presence, dtype and shape is
+  // checked against the config; a mismatch names the tensor, expected and
+  // actual shapes. Throws lm::Error.
+  static std::shared_ptr<const Model> load(ModelFiles files, const LoadOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const ModelWeights& weights() const { return weights_; }
+  int64_t parameter_count() const { return parameter_count_; }
+  size_t weight_bytes() const;  // bytes of weight memory held (checkpoint + converted)
+
+  // Runs tokens (n <= state.batch) at positions pos .. pos+n-1: writes their
+  // keys and values into `cache` and the last token's logits into
+  // state.logits. Requires pos + n <= cache.context_length() and ids in
+  // [0, vocab_size); throws lm::Error(kInvalidArgument) otherwise.
+  void forward(std::span<const int32_t> tokens, int pos, KvCache& cache, RunState& state,
+               ThreadPool* pool = nullptr) const;
+
+ private:
+  Model(ModelConfig config, Tokenizer tokenizer);
+  void bind_weights(const LoadOptions& options);
+
+  ModelConfig config_;
+  Tokenizer tokenizer_;
+  std::vector<ModelShard> shards_;             // the checkpoint bytes the views point into
+  Checkpoint checkpoint_;                      // parsed headers of shards_
+  std::vector<Tensor<float>> owned_f32_;       // norms, biases, and converted / realigned f32 matrices
+  std::vector<Tensor<uint16_t>> owned_16_;     // converted bf16 matrices
+  std::vector<double> inv_freq_;               // [head_dim / 2] RoPE frequencies after rope_scaling
+  ModelWeights weights_;
+  int64_t parameter_count_ = 0;
+};
+
+}  // namespace lm

@@ -1,0 +1,83 @@
+#include "model_files.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "error.h"
+#include "safetensors.h"
+
+namespace lm {
+
+void Blob::Free::operator()(std::byte* p) const { std::free(p); }
+
+Blob Blob::allocate(size_t size) {
+  Blob b;
+  const size_t rounded = (size + 63) / 64 * 64;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, rounded == 0 ? 64 : rounded));
+  if (!p) throw Error(ErrorKind::kResourceLimit, "out of memory: cannot allocate " + std::to_string(size) + " bytes");
+  b.data_.reset(p);
+  b.size_ = size;
+  return b;
+}
+
+namespace {
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+File open_or_throw(const std::filesystem::path& path) {
+  File f(std::fopen(path.string().c_str(), "rb"));
+  if (!f) throw Error(ErrorKind::kIo, path.string() + ": cannot open (" + std::strerror(errno) + ")");
+  return f;
+}
+
+size_t file_size_or_throw(std::FILE* f, const std::filesystem::path& path) {
+  if (std::fseek(f, 0, SEEK_END) != 0) throw Error(ErrorKind::kIo, path.string() + ": cannot seek");
+  const long size = std::ftell(f);
+  if (size < 0) throw Error(ErrorKind::kIo, path.string() + ": cannot tell size");
+  std::rewind(f);
+  return static_cast<size_t>(size);
+}
+}  // namespace
+
+Blob Blob::read_file(const std::filesystem::path& path) {
+  File f = open_or_throw(path);
+  const size_t size = file_size_or_throw(f.get(), path);
+  Blob b = allocate(size);
+  if (size && std::fread(b.data(), 1, size, f.get()) != size)
+    throw Error(ErrorKind::kIo, path.string() + ": read failed");
+  return b;
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  File f = open_or_throw(path);
+  const size_t size = file_size_or_throw(f.get(), path);
+  std::string s(size, '\0');
+  if (size && std::fread(s.data(), 1, size, f.get()) != size) throw Error(ErrorKind::kIo, path.string() + ": read failed");
+  return s;
+}
+
+ModelFiles read_model_dir(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) throw Error(ErrorKind::kIo, dir.string() + ": not a directory");
+  ModelFiles files;
+  files.config_json = read_text_file(dir / "config.json");
+  files.tokenizer_json = read_text_file(dir / "tokenizer.json");
+  const auto index = dir / "model.safetensors.index.json";
+  std::vector<std::string> names;
+  if (std::filesystem::exists(dir / "model.safetensors") || !std::filesystem::exists(index)) {
+    names.push_back("model.safetensors");
+  } else {
+    names = parse_safetensors_index(read_text_file(index));
+  }
+  for (const auto& name : names) {
+    // Shard names come from a file: keep them inside the model folder.
+    if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == ".." || name.empty())
+      throw Error(ErrorKind::kFormat, "model.safetensors.index.json: invalid shard file name '" + name + "'");
+    files.shards.push_back({name, Blob::read_file(dir / name)});
+  }
+  return files;
+}
+
+}  // namespace lm

@@ -1,0 +1,61 @@
+// Blob and ModelFiles: the bytes a model is made from, before parsing.
+//
+// A Blob owns one file's bytes (64-byte aligned, so f32/bf16 tensors whose
+// offsets are aligned can be used in place). In WebAssembly, JS allocates a
+// Blob of the right size and writes the downloaded bytes straight into it:
+// that is the only copy of the weights.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lm {
+
+class Blob {
+ public:
+  Blob() = default;
+  // Uninitialised storage of `size` bytes. Throws lm::Error(kResourceLimit) if it cannot be allocated.
+  static Blob allocate(size_t size);
+  // The whole file. Throws lm::Error(kIo) naming the path.
+  static Blob read_file(const std::filesystem::path& path);
+
+  std::byte* data() { return data_.get(); }
+  const std::byte* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  void release() {
+    data_.reset();
+    size_ = 0;
+  }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const;
+  };
+  std::unique_ptr<std::byte, Free> data_;
+  size_t size_ = 0;
+};
+
+struct ModelShard {
+  std::string label;  // file name, used in error messages
+  Blob bytes;
+};
+
+// Everything Model::load needs.
+struct ModelFiles {
+  std::string config_json;     // config.json text
+  std::string tokenizer_json;  // tokenizer.json text
+  std::vector<ModelShard> shards;  // model.safetensors, or the shards of model.safetensors.index.json
+};
+
+// Reads config.json, tokenizer.json and model.safetensors (or every shard
+// named by model.safetensors.index.json) from a folder. Throws lm::Error(kIo)
+// naming the missing or unreadable file.
+ModelFiles read_model_dir(const std::filesystem::path& dir);
+
+// Reads a text file whole. Throws lm::Error(kIo) naming the path.
+std::string read_text_file(const std::filesystem::path& path);
+
+}  // namespace lm

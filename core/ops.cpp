@@ -1,0 +1,354 @@
+#include "ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "error.h"
+#include "simd.h"
+#include "thread_pool.h"
+
+namespace lm {
+
+using simd::V8;
+
+namespace {
+
+// ------------------------------------------------------ weight loading ---
+// load8(p, k): eight consecutive weights starting at column k, as f32.
+// scalar(p, k): one weight, as f32.
+struct F32Row {
+  const float* p;
+  V8 load8(int64_t k) const { return simd::load(p + k); }
+  float scalar(int64_t k) const { return p[k]; }
+};
+struct BF16Row {
+  const uint16_t* p;
+  V8 load8(int64_t k) const { return simd::load_bf16(p + k); }
+  float scalar(int64_t k) const { return bf16_to_f32(p[k]); }
+};
+struct F16Row {
+  const uint16_t* p;
+  V8 load8(int64_t k) const { return simd::load_f16(p + k); }
+  float scalar(int64_t k) const { return f16_to_f32(p[k]); }
+};
+
+template <class Row>
+Row row_of(const WeightRef& w, int64_t r);
+template <>
+F32Row row_of<F32Row>(const WeightRef& w, int64_t r) {
+  return {static_cast<const float*>(w.data) + r * w.cols()};
+}
+template <>
+BF16Row row_of<BF16Row>(const WeightRef& w, int64_t r) {
+  return {static_cast<const uint16_t*>(w.data) + r * w.cols()};
+}
+template <>
+F16Row row_of<F16Row>(const WeightRef& w, int64_t r) {
+  return {static_cast<const uint16_t*>(w.data) + r * w.cols()};
+}
+
+// --------------------------------------------------------- matmul tile ---
+// C[i][j] for MR rows of A and NR rows of B. Each dot product accumulates
+// columns k < K8 (a multiple of 8) in 8 lanes, reduces them in simd.h's fixed
+// order, then adds the ragged tail summed left to right. That order does not
+// depend on MR / NR, so tiling never changes a result.
+template <int MR, int NR, class Row>
+inline void tile(float* C, int ldc, const float* A, int lda, const Row (&b)[NR], int64_t K, float alpha,
+                 float beta) {
+  V8 acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = simd::zero();
+  const int64_t K8 = K & ~int64_t{7};
+  for (int64_t k = 0; k < K8; k += 8) {
+    V8 w[NR];
+    for (int j = 0; j < NR; ++j) w[j] = b[j].load8(k);
+    for (int i = 0; i < MR; ++i) {
+      const V8 a = simd::load(A + i * lda + k);
+      for (int j = 0; j < NR; ++j) acc[i][j] = simd::add(acc[i][j], simd::mul(a, w[j]));
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NR; ++j) {
+      float tail = 0.0f;
+      for (int64_t k = K8; k < K; ++k) tail += A[i * lda + k] * b[j].scalar(k);
+      const float s = simd::reduce_add(acc[i][j]) + tail;
+      float& c = C[i * ldc + j];
+      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
+    }
+  }
+}
+
+// Tile shapes: enough accumulators to hide add latency without spilling.
+// V8 is two registers on wasm/SSE (16 registers in all), one on AVX2.
+#if LM_SIMD_AVX2
+constexpr int kMR = 4, kNR = 2;
+#else
+constexpr int kMR = 2, kNR = 2;
+#endif
+constexpr int kDecodeNR = 4;  // M == 1: four weight rows share each load of x
+
+template <int NR, class Row>
+inline void rows_of(const WeightRef& B, int64_t j, Row (&b)[NR]) {
+  for (int t = 0; t < NR; ++t) b[t] = row_of<Row>(B, j + t);
+}
+
+// Columns [n0, n1) of C for all M rows.
+template <class Row>
+void matmul_range(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, int64_t n0, int64_t n1,
+                  float alpha, float beta) {
+  const int64_t K = B.cols();
+  if (M == 1) {
+    int64_t j = n0;
+    for (; j + kDecodeNR <= n1; j += kDecodeNR) {
+      Row b[kDecodeNR];
+      rows_of(B, j, b);
+      tile<1, kDecodeNR>(C + j, ldc, A, lda, b, K, alpha, beta);
+    }
+    for (; j < n1; ++j) {
+      Row b[1];
+      rows_of(B, j, b);
+      tile<1, 1>(C + j, ldc, A, lda, b, K, alpha, beta);
+    }
+    return;
+  }
+  // Blocks of B rows small enough to stay in L2 while every row of A passes over them.
+  const int64_t row_bytes = K * static_cast<int64_t>(dtype_size(B.dtype));
+  const int64_t block = std::max<int64_t>(kNR, (int64_t{128} * 1024 / std::max<int64_t>(row_bytes, 1)) / kNR * kNR);
+  for (int64_t jb = n0; jb < n1; jb += block) {
+    const int64_t je = std::min(n1, jb + block);
+    int i = 0;
+    for (; i + kMR <= M; i += kMR) {
+      int64_t j = jb;
+      for (; j + kNR <= je; j += kNR) {
+        Row b[kNR];
+        rows_of(B, j, b);
+        tile<kMR, kNR>(C + i * ldc + j, ldc, A + i * lda, lda, b, K, alpha, beta);
+      }
+      for (; j < je; ++j) {
+        Row b[1];
+        rows_of(B, j, b);
+        tile<kMR, 1>(C + i * ldc + j, ldc, A + i * lda, lda, b, K, alpha, beta);
+      }
+    }
+    for (; i < M; ++i) {
+      int64_t j = jb;
+      for (; j + kDecodeNR <= je; j += kDecodeNR) {
+        Row b[kDecodeNR];
+        rows_of(B, j, b);
+        tile<1, kDecodeNR>(C + i * ldc + j, ldc, A + i * lda, lda, b, K, alpha, beta);
+      }
+      for (; j < je; ++j) {
+        Row b[1];
+        rows_of(B, j, b);
+        tile<1, 1>(C + i * ldc + j, ldc, A + i * lda, lda, b, K, alpha, beta);
+      }
+    }
+  }
+}
+
+void check_matmul_args(const WeightRef& B, int M) {
+  if (M < 0) throw Error(ErrorKind::kInvalidArgument, "matmul: negative row count");
+  if (B.dtype == DType::kQ8) throw Error(ErrorKind::kUnsupported, "matmul: Q8 weights need the quantized kernel");
+}
+
+}  // namespace
+
+void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, float alpha, float beta,
+               ThreadPool* pool) {
+  check_matmul_args(B, M);
+  const int64_t N = B.rows();
+  auto run = [&](int64_t n0, int64_t n1) {
+    switch (B.dtype) {
+      case DType::kF32: matmul_range<F32Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
+      case DType::kBF16: matmul_range<BF16Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
+      case DType::kF16: matmul_range<F16Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
+      case DType::kQ8: break;
+    }
+  };
+  if (pool && pool->size() > 1) {
+    pool->parallel_for(N, 16, run);
+  } else {
+    run(0, N);
+  }
+}
+
+void matvec(float* y, const WeightRef& W, const float* x, ThreadPool* pool) {
+  matmul_bt(y, static_cast<int>(W.rows()), x, static_cast<int>(W.cols()), W, 1, 1.0f, 0.0f, pool);
+}
+
+// ------------------------------------------------------- vector ops ---
+
+float dot(const float* a, const float* b, int n) {
+  V8 acc = simd::zero();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) acc = simd::add(acc, simd::mul(simd::load(a + i), simd::load(b + i)));
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return simd::reduce_add(acc) + tail;
+}
+
+void axpy(float* y, float a, const float* x, int n) {
+  const V8 va = simd::set1(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) simd::store(y + i, simd::add(simd::load(y + i), simd::mul(va, simd::load(x + i))));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void add(float* y, const float* x, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) simd::store(y + i, simd::add(simd::load(y + i), simd::load(x + i)));
+  for (; i < n; ++i) y[i] += x[i];
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
+  const float ss = dot(x, x, n);
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  const V8 vs = simd::set1(scale);
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    simd::store(out + i, simd::mul(simd::mul(simd::load(x + i), vs), simd::load(weight + i)));
+  for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void rope(float* x, int n_heads, int head_dim, const float* cos, const float* sin) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* a = x + h * head_dim;
+    float* b = a + half;
+    int i = 0;
+    for (; i + 8 <= half; i += 8) {
+      const V8 va = simd::load(a + i), vb = simd::load(b + i);
+      const V8 c = simd::load(cos + i), s = simd::load(sin + i);
+      simd::store(a + i, simd::sub(simd::mul(va, c), simd::mul(vb, s)));
+      simd::store(b + i, simd::add(simd::mul(vb, c), simd::mul(va, s)));
+    }
+    for (; i < half; ++i) {
+      const float va = a[i], vb = b[i];
+      a[i] = va * cos[i] - vb * sin[i];
+      b[i] = vb * cos[i] + va * sin[i];
+    }
+  }
+}
+
+void softmax(float* x, int n) {
+  if (n <= 0) return;
+  float mx = x[0];
+  for (int i = 1; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = simd::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu(float* x, int n) {
+  for (int i = 0; i < n; ++i) x[i] = x[i] / (1.0f + simd::exp(-x[i]));
+}
+
+void swiglu(float* gate, const float* up, int n) {
+  for (int i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + simd::exp(-gate[i])) * up[i];
+}
+
+int argmax(const float* x, int n) {
+  int best = -1;
+  float best_value = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    if (std::isnan(x[i])) continue;
+    if (best < 0 || x[i] > best_value) {
+      best = i;
+      best_value = x[i];
+    }
+  }
+  return best < 0 ? 0 : best;
+}
+
+// ---------------------------------------------------------- reference ---
+namespace ref {
+
+void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += double{x[i]} * x[i];
+  const double scale = 1.0 / std::sqrt(ss / n + eps);
+  for (int i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] * scale * weight[i]);
+}
+
+void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, float alpha, float beta) {
+  const int64_t N = B.rows(), K = B.cols();
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int64_t j = 0; j < N; ++j) {
+    B.row_to_f32(j, row.data());
+    for (int i = 0; i < M; ++i) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k) s += double{A[i * lda + k]} * row[static_cast<size_t>(k)];
+      float& c = C[i * ldc + j];
+      c = static_cast<float>(beta == 0.0f ? alpha * s : alpha * s + double{beta} * c);
+    }
+  }
+}
+
+void matvec(float* y, const WeightRef& W, const float* x) {
+  ref::matmul_bt(y, static_cast<int>(W.rows()), x, static_cast<int>(W.cols()), W, 1, 1.0f, 0.0f);
+}
+
+void rope(float* x, int n_heads, int head_dim, const float* cos, const float* sin) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const double a = v[i], b = v[i + half];
+      v[i] = static_cast<float>(a * cos[i] - b * sin[i]);
+      v[i + half] = static_cast<float>(b * cos[i] + a * sin[i]);
+    }
+  }
+}
+
+void softmax(float* x, int n) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int i = 0; i < n; ++i) mx = std::max(mx, double{x[i]});
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += std::exp(x[i] - mx);
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(x[i] - mx) / sum);
+}
+
+void silu(float* x, int n) {
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(x[i] / (1.0 + std::exp(-double{x[i]})));
+}
+
+void swiglu(float* gate, const float* up, int n) {
+  for (int i = 0; i < n; ++i) gate[i] = static_cast<float>(gate[i] / (1.0 + std::exp(-double{gate[i]})) * up[i]);
+}
+
+void add(float* y, const float* x, int n) {
+  for (int i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void axpy(float* y, float a, const float* x, int n) {
+  for (int i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + double{a} * x[i]);
+}
+
+float dot(const float* a, const float* b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += double{a[i]} * b[i];
+  return static_cast<float>(s);
+}
+
+int argmax(const float* x, int n) {
+  int best = 0;
+  bool found = false;
+  for (int i = 0; i < n; ++i) {
+    if (x[i] != x[i]) continue;
+    if (!found || x[i] > x[best]) {
+      best = i;
+      found = true;
+    }
+  }
+  return best;
+}
+
+}  // namespace ref
+
+}  // namespace lm

@@ -1,0 +1,191 @@
+// simd.h: the one place that knows about instruction sets.
+//
+// V8 is eight f32 lanes: one __m256 with AVX2, two 128-bit registers with wasm
+// SIMD128 or SSE2, a float[8] in the scalar build (LM_SIMD=0). Kernels in
+// ops.cpp are written once against V8. Every backend performs the same IEEE
+// operations in the same order (no fused multiply-add, one fixed horizontal
+// reduction order), so a kernel gives bit-identical results natively, in
+// WebAssembly and in the scalar build; that is what lets a seeded generation
+// produce the same tokens everywhere.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if LM_SIMD && defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#define LM_SIMD_WASM 1
+#elif LM_SIMD && defined(__AVX2__)
+#include <immintrin.h>
+#define LM_SIMD_AVX2 1
+#elif LM_SIMD && defined(__SSE2__)
+#include <emmintrin.h>
+#define LM_SIMD_SSE2 1
+#else
+#define LM_SIMD_SCALAR 1
+#endif
+
+namespace lm::simd {
+
+// Name of the backend compiled in: "wasm-simd128", "avx2", "sse2" or "scalar".
+const char* backend_name();
+
+#if LM_SIMD_WASM
+struct V8 {
+  v128_t lo, hi;
+};
+inline V8 zero() { return {wasm_f32x4_splat(0.f), wasm_f32x4_splat(0.f)}; }
+inline V8 set1(float x) { return {wasm_f32x4_splat(x), wasm_f32x4_splat(x)}; }
+inline V8 load(const float* p) { return {wasm_v128_load(p), wasm_v128_load(p + 4)}; }
+inline void store(float* p, V8 a) {
+  wasm_v128_store(p, a.lo);
+  wasm_v128_store(p + 4, a.hi);
+}
+inline V8 add(V8 a, V8 b) { return {wasm_f32x4_add(a.lo, b.lo), wasm_f32x4_add(a.hi, b.hi)}; }
+inline V8 sub(V8 a, V8 b) { return {wasm_f32x4_sub(a.lo, b.lo), wasm_f32x4_sub(a.hi, b.hi)}; }
+inline V8 mul(V8 a, V8 b) { return {wasm_f32x4_mul(a.lo, b.lo), wasm_f32x4_mul(a.hi, b.hi)}; }
+inline V8 max(V8 a, V8 b) { return {wasm_f32x4_pmax(a.lo, b.lo), wasm_f32x4_pmax(a.hi, b.hi)}; }
+// (a0+a4 + a2+a6) + (a1+a5 + a3+a7), the order every backend uses.
+inline float reduce_add(V8 a) {
+  const v128_t t = wasm_f32x4_add(a.lo, a.hi);
+  const v128_t u = wasm_f32x4_add(t, wasm_i32x4_shuffle(t, t, 2, 3, 2, 3));
+  return wasm_f32x4_extract_lane(u, 0) + wasm_f32x4_extract_lane(u, 1);
+}
+inline V8 load_bf16(const uint16_t* p) {
+  const v128_t h = wasm_v128_load(p);
+  return {wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16),
+          wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16)};
+}
+// IEEE half -> float, exact: shift the exponent+mantissa into place and scale
+// by 2^112 (this also rescales subnormals); inf/NaN get the all-ones exponent.
+inline v128_t f16x4_to_f32(v128_t h32) {
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t em = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
+  const v128_t scaled = wasm_f32x4_mul(wasm_i32x4_shl(em, 13), wasm_f32x4_splat(0x1p112f));
+  const v128_t is_special = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00));
+  const v128_t special = wasm_v128_or(wasm_i32x4_shl(em, 13), wasm_i32x4_splat(0x7f800000));
+  return wasm_v128_or(sign, wasm_v128_bitselect(special, scaled, is_special));
+}
+inline V8 load_f16(const uint16_t* p) {
+  const v128_t h = wasm_v128_load(p);
+  return {f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h))};
+}
+
+#elif LM_SIMD_AVX2
+struct V8 {
+  __m256 v;
+};
+inline V8 zero() { return {_mm256_setzero_ps()}; }
+inline V8 set1(float x) { return {_mm256_set1_ps(x)}; }
+inline V8 load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void store(float* p, V8 a) { _mm256_storeu_ps(p, a.v); }
+inline V8 add(V8 a, V8 b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline V8 sub(V8 a, V8 b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline V8 mul(V8 a, V8 b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline V8 max(V8 a, V8 b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline float reduce_add(V8 a) {
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  return _mm_cvtss_f32(u) + _mm_cvtss_f32(_mm_shuffle_ps(u, u, 1));
+}
+inline V8 load_bf16(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))};
+}
+inline V8 load_f16(const uint16_t* p) {
+#if defined(__F16C__)
+  return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))};
+#else
+  const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);
+  const __m256i em = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
+  const __m256 scaled = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(em, 13)), _mm256_set1_ps(0x1p112f));
+  const __m256i is_special = _mm256_cmpgt_epi32(em, _mm256_set1_epi32(0x7bff));
+  const __m256i special = _mm256_or_si256(_mm256_slli_epi32(em, 13), _mm256_set1_epi32(0x7f800000));
+  const __m256i v = _mm256_blendv_epi8(_mm256_castps_si256(scaled), special, is_special);
+  return {_mm256_castsi256_ps(_mm256_or_si256(sign, v))};
+#endif
+}
+
+#elif LM_SIMD_SSE2
+struct V8 {
+  __m128 lo, hi;
+};
+inline V8 zero() { return {_mm_setzero_ps(), _mm_setzero_ps()}; }
+inline V8 set1(float x) { return {_mm_set1_ps(x), _mm_set1_ps(x)}; }
+inline V8 load(const float* p) { return {_mm_loadu_ps(p), _mm_loadu_ps(p + 4)}; }
+inline void store(float* p, V8 a) {
+  _mm_storeu_ps(p, a.lo);
+  _mm_storeu_ps(p + 4, a.hi);
+}
+inline V8 add(V8 a, V8 b) { return {_mm_add_ps(a.lo, b.lo), _mm_add_ps(a.hi, b.hi)}; }
+inline V8 sub(V8 a, V8 b) { return {_mm_sub_ps(a.lo, b.lo), _mm_sub_ps(a.hi, b.hi)}; }
+inline V8 mul(V8 a, V8 b) { return {_mm_mul_ps(a.lo, b.lo), _mm_mul_ps(a.hi, b.hi)}; }
+inline V8 max(V8 a, V8 b) { return {_mm_max_ps(a.lo, b.lo), _mm_max_ps(a.hi, b.hi)}; }
+inline float reduce_add(V8 a) {
+  const __m128 t = _mm_add_ps(a.lo, a.hi);
+  const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  return _mm_cvtss_f32(u) + _mm_cvtss_f32(_mm_shuffle_ps(u, u, 1));
+}
+inline V8 load_bf16(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i z = _mm_setzero_si128();
+  return {_mm_castsi128_ps(_mm_unpacklo_epi16(z, h)), _mm_castsi128_ps(_mm_unpackhi_epi16(z, h))};
+}
+#endif
+
+#if LM_SIMD_SCALAR || LM_SIMD_SSE2
+#if LM_SIMD_SCALAR
+struct V8 {
+  float v[8];
+};
+inline V8 zero() { return V8{}; }
+inline V8 set1(float x) { return {{x, x, x, x, x, x, x, x}}; }
+inline V8 load(const float* p) {
+  V8 r;
+  std::memcpy(r.v, p, sizeof r.v);
+  return r;
+}
+inline void store(float* p, V8 a) { std::memcpy(p, a.v, sizeof a.v); }
+#define LM_V8_LANEWISE(name, expr)  \
+  inline V8 name(V8 a, V8 b) {      \
+    V8 r;                           \
+    for (int i = 0; i < 8; ++i) {   \
+      const float x = a.v[i];       \
+      const float y = b.v[i];       \
+      r.v[i] = (expr);              \
+    }                               \
+    return r;                       \
+  }
+LM_V8_LANEWISE(add, x + y)
+LM_V8_LANEWISE(sub, x - y)
+LM_V8_LANEWISE(mul, x* y)
+LM_V8_LANEWISE(max, x < y ? y : x)
+#undef LM_V8_LANEWISE
+inline float reduce_add(V8 a) {
+  const float t0 = a.v[0] + a.v[4], t1 = a.v[1] + a.v[5], t2 = a.v[2] + a.v[6], t3 = a.v[3] + a.v[7];
+  return (t0 + t2) + (t1 + t3);
+}
+inline V8 load_bf16(const uint16_t* p) {
+  V8 r;
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t u = uint32_t{p[i]} << 16;
+    std::memcpy(&r.v[i], &u, 4);
+  }
+  return r;
+}
+#endif
+float f16_lane(uint16_t h);  // tensor.cpp's exact conversion, for the backends without a vector one
+inline V8 load_f16(const uint16_t* p) {
+  alignas(16) float f[8];
+  for (int i = 0; i < 8; ++i) f[i] = f16_lane(p[i]);
+  return load(f);
+}
+#endif
+
+// exp(x) for f32, the same bits on every backend (libm's expf differs between
+// glibc and Emscripten's musl, which would make sampling platform-dependent).
+// Max error about 2 ulp over the range used here; x <= -87.3 gives 0.
+float exp(float x);
+
+}  // namespace lm::simd

@@ -1,0 +1,62 @@
+// ThreadPool: a fixed set of worker threads for splitting one kernel call
+// (the rows of a weight matrix) across cores.
+//
+// The calling thread takes part in the work, so ThreadPool(1) runs
+// everything inline. Workers spin briefly before sleeping: one decode step
+// makes many short parallel calls and a futex wake-up per call would cost
+// more than the work on small models.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace lm {
+
+class ThreadPool {
+ public:
+  // n_threads >= 1, counting the caller. Throws lm::Error(kInvalidArgument)
+  // for n_threads < 1, or kUnsupported when built without LM_THREADS and n_threads > 1.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(begin, end) on disjoint ranges covering [0, n), split into
+  // size() contiguous chunks whose boundaries are multiples of `grain`
+  // (except the last). Returns when every chunk is done. Not reentrant.
+  template <class Fn>
+  void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<F*>(ctx))(b, e); }, const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+  // Whether this build can run more than one thread.
+  static bool threads_available();
+
+ private:
+  using Task = void (*)(void* ctx, int64_t begin, int64_t end);
+  void run(int64_t n, int64_t grain, Task task, void* ctx);
+  void worker_loop(int index);
+  void run_chunk(int index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  // The job being run; written by run() before the generation counter is bumped.
+  Task task_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0, grain_ = 1;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+};
+
+}  // namespace lm

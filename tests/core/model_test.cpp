@@ -1,0 +1,253 @@
+// The forward pass against the float64 reference (../shared/golden), the
+// KV cache against full recomputation, and the loader's checks.
+#include "model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "error.h"
+#include "test_support.h"
+#include "thread_pool.h"
+
+namespace lm {
+namespace {
+
+using test::TensorBytes;
+
+std::string story_file(const std::string& name) { return test::read_file(test::story_model_dir() / name); }
+
+Blob blob_of(const std::string& bytes) {
+  Blob b = Blob::allocate(bytes.size());
+  std::memcpy(b.data(), bytes.data(), bytes.size());
+  return b;
+}
+
+ModelFiles files_of(const std::string& config, const std::string& tokenizer, const std::string& safetensors) {
+  ModelFiles f;
+  f.config_json = config;
+  f.tokenizer_json = tokenizer;
+  f.shards.push_back({"model.safetensors", blob_of(safetensors)});
+  return f;
+}
+
+std::shared_ptr<const Model> story_model(const LoadOptions& options = {}) {
+  return Model::load(read_model_dir(test::story_model_dir()), options);
+}
+
+// Logits of the last token after running `ids` through a fresh cache, in chunks of `batch`.
+std::vector<float> last_logits(const Model& m, const std::vector<int32_t>& ids, int batch = 128,
+                               ThreadPool* pool = nullptr) {
+  KvCache cache(m.config(), m.config().max_position_embeddings);
+  RunState state(m.config(), batch, cache.context_length());
+  for (size_t i = 0; i < ids.size(); i += static_cast<size_t>(batch)) {
+    const size_t n = std::min(ids.size() - i, static_cast<size_t>(batch));
+    m.forward({ids.data() + i, n}, static_cast<int>(i), cache, state, pool);
+  }
+  return {state.logits.data(), state.logits.data() + m.config().vocab_size};
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b, size_t* where = nullptr) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::fabs(a[i] - b[i]) > m) {
+      m = std::fabs(a[i] - b[i]);
+      if (where) *where = i;
+    }
+  return m;
+}
+
+size_t argmax_of(const std::vector<float>& v) {
+  return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+void expect_load_error(ModelFiles files, ErrorKind kind, std::initializer_list<std::string> needles) {
+  try {
+    Model::load(std::move(files));
+    ADD_FAILURE() << "loaded without error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    for (const std::string& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
+  }
+}
+
+TEST(Model, LoadsTheStoryModel) {
+  auto m = story_model();
+  EXPECT_EQ(m->config().hidden_size, 128);
+  EXPECT_EQ(m->weights().layers.size(), 2u);
+  // Tied: only lm_head.weight is stored, and the embedding reads the same bytes.
+  EXPECT_EQ(m->weights().embed.data, m->weights().lm_head.data);
+  // 2048*128 (tied) + 2 layers * (128*128*2 + 64*128*2 + 384*128*3 + 2*128) + 128
+  EXPECT_EQ(m->parameter_count(), 2048 * 128 + 2 * (128 * 128 * 2 + 64 * 128 * 2 + 384 * 128 * 3 + 256) + 128);
+}
+
+TEST(Model, LogitsMatchTheFloat64Reference) {
+  const nlohmann::json golden = test::read_json(test::golden_path("story-logits.json"));
+  auto m = story_model();
+  for (const auto& c : golden["cases"]) {
+    const std::vector<float> want = c["logits"].get<std::vector<float>>();
+    const std::vector<float> got = last_logits(*m, c["prompt_ids"].get<std::vector<int32_t>>());
+    size_t where = 0;
+    const float diff = max_abs_diff(got, want, &where);
+    EXPECT_LE(diff, 1e-4f) << c["name"] << ": max abs diff " << diff << " at id " << where;
+    EXPECT_EQ(argmax_of(got), c["argmax"].get<size_t>()) << c["name"];
+  }
+}
+
+// The top-10 logits of the first three greedy steps of every golden case.
+TEST(Model, FirstStepsTopLogitsMatchTheReference) {
+  const nlohmann::json golden = test::read_json(test::golden_path("story-greedy.json"));
+  auto m = story_model();
+  for (const auto& c : golden["cases"]) {
+    std::vector<int32_t> ids = c["prompt_ids"];
+    const std::vector<int32_t> generated = c["generated_ids"];
+    for (size_t step = 0; step < c["top10_first3_steps"].size(); ++step) {
+      const std::vector<float> logits = last_logits(*m, ids);
+      for (const auto& pair : c["top10_first3_steps"][step]) {
+        const int id = pair[0];
+        EXPECT_NEAR(logits[static_cast<size_t>(id)], pair[1].get<double>(), 1e-4) << c["name"] << " step " << step << " id " << id;
+      }
+      EXPECT_EQ(argmax_of(logits), static_cast<size_t>(c["top10_first3_steps"][step][0][0].get<int>()));
+      ids.push_back(generated[step]);
+    }
+  }
+}
+
+// Decoding one token at a time against the cache gives exactly the logits of
+// recomputing the whole sequence, and prefill chunking does not matter either.
+TEST(Model, KvCacheDecodeEqualsFullRecompute) {
+  auto m = story_model();
+  const nlohmann::json golden = test::read_json(test::golden_path("story-greedy.json"));
+  std::vector<int32_t> ids = golden["cases"][0]["prompt_ids"];
+  const std::vector<int32_t> generated = golden["cases"][0]["generated_ids"];
+  ids.insert(ids.end(), generated.begin(), generated.begin() + 30);
+
+  KvCache cache(m->config(), 64);
+  RunState state(m->config(), 1, 64);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    m->forward({&ids[i], 1}, static_cast<int>(i), cache, state);
+    if (i < 3 && i + 1 != ids.size()) continue;
+    const std::vector<float> decoded(state.logits.data(), state.logits.data() + 2048);
+    const std::vector<int32_t> prefix(ids.begin(), ids.begin() + static_cast<long>(i) + 1);
+    EXPECT_EQ(decoded, last_logits(*m, prefix)) << "position " << i << ": max diff "
+                                                << max_abs_diff(decoded, last_logits(*m, prefix));
+  }
+  EXPECT_EQ(last_logits(*m, ids, 7), last_logits(*m, ids, 128)) << "chunked prefill differs";
+  if (ThreadPool::threads_available()) {
+    ThreadPool pool(2);
+    EXPECT_EQ(last_logits(*m, ids, 128, &pool), last_logits(*m, ids, 128)) << "threads change the result";
+  }
+}
+
+// A tied checkpoint may store the embedding under either name.
+TEST(Model, TiedEmbeddingsStoredUnderEitherName) {
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorBytes> tensors = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors", &metadata);
+  for (TensorBytes& t : tensors)
+    if (t.name == "lm_head.weight") t.name = "model.embed_tokens.weight";
+  auto renamed = Model::load(files_of(story_file("config.json"), story_file("tokenizer.json"), test::safetensors_bytes(tensors)));
+  const std::vector<int32_t> ids = {1, 80, 147, 201, 282, 57};
+  EXPECT_EQ(last_logits(*renamed, ids), last_logits(*story_model(), ids));
+}
+
+// F16 / BF16 checkpoints load in place; their logits stay close to f32 and,
+// on the golden prompt, pick the same token.
+TEST(Model, HalfPrecisionCheckpoints) {
+  const std::vector<TensorBytes> f32 = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
+  const std::vector<int32_t> ids = {1, 80, 147, 201, 282, 57};
+  const std::vector<float> reference = last_logits(*story_model(), ids);
+  for (const std::string dtype : {"BF16", "F16"}) {
+    std::vector<TensorBytes> half = f32;
+    for (TensorBytes& t : half) {
+      std::string bytes(t.bytes.size() / 2, '\0');
+      for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
+        float v;
+        std::memcpy(&v, t.bytes.data() + 4 * i, 4);
+        const uint16_t h = dtype == "BF16" ? f32_to_bf16(v) : f32_to_f16(v);
+        std::memcpy(bytes.data() + 2 * i, &h, 2);
+      }
+      t.dtype = dtype;
+      t.bytes = bytes;
+    }
+    auto m = Model::load(files_of(story_file("config.json"), story_file("tokenizer.json"), test::safetensors_bytes(half)));
+    EXPECT_EQ(m->weights().layers[0].wq.dtype, dtype == "BF16" ? DType::kBF16 : DType::kF16);
+    const std::vector<float> got = last_logits(*m, ids);
+    EXPECT_LT(max_abs_diff(got, reference), dtype == "BF16" ? 0.5f : 0.05f) << dtype;
+    EXPECT_EQ(argmax_of(got), argmax_of(reference)) << dtype;
+    // Converting an f32 checkpoint to bf16 at load gives exactly the bf16 checkpoint's logits.
+    if (dtype == "BF16") {
+      LoadOptions to_bf16;
+      to_bf16.weight_format = WeightFormat::kBF16;
+      auto converted = story_model(to_bf16);
+      EXPECT_EQ(converted->weights().layers[0].w_up.dtype, DType::kBF16);
+      EXPECT_EQ(last_logits(*converted, ids), got);
+    }
+  }
+}
+
+TEST(Model, ShapeMismatchNamesTensorAndBothShapes) {
+  nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
+  config["intermediate_size"] = 383;
+  expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
+                    ErrorKind::kFormat, {"model.layers.0.mlp.gate_proj.weight", "[384, 128]", "[383, 128]"});
+  config = nlohmann::json::parse(story_file("config.json"));
+  config["num_key_value_heads"] = 8;
+  expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
+                    ErrorKind::kFormat, {"k_proj", "[64, 128]", "[128, 128]"});
+}
+
+TEST(Model, MissingUnexpectedAndUntiedTensors) {
+  const std::vector<TensorBytes> all = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
+  std::vector<TensorBytes> missing;
+  for (const TensorBytes& t : all)
+    if (t.name != "model.norm.weight") missing.push_back(t);
+  expect_load_error(files_of(story_file("config.json"), story_file("tokenizer.json"), test::safetensors_bytes(missing)),
+                    ErrorKind::kFormat, {"missing tensor 'model.norm.weight'"});
+
+  std::vector<TensorBytes> extra = all;
+  extra.push_back({"model.layers.0.self_attn.q_norm.weight", "F32", {16}, std::string(64, '\0')});
+  expect_load_error(files_of(story_file("config.json"), story_file("tokenizer.json"), test::safetensors_bytes(extra)),
+                    ErrorKind::kUnsupported, {"q_norm"});
+
+  nlohmann::json untied = nlohmann::json::parse(story_file("config.json"));
+  untied["tie_word_embeddings"] = false;
+  std::vector<TensorBytes> embed_only = all;
+  for (TensorBytes& t : embed_only)
+    if (t.name == "lm_head.weight") t.name = "model.embed_tokens.weight";
+  expect_load_error(files_of(untied.dump(), story_file("tokenizer.json"), test::safetensors_bytes(embed_only)),
+                    ErrorKind::kFormat, {"lm_head.weight"});
+}
+
+TEST(Model, RejectsWrongDtypeAndTokenizerLargerThanVocab) {
+  std::vector<TensorBytes> all = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
+  for (TensorBytes& t : all)
+    if (t.name == "model.norm.weight") {
+      t.dtype = "I32";
+    }
+  expect_load_error(files_of(story_file("config.json"), story_file("tokenizer.json"), test::safetensors_bytes(all)),
+                    ErrorKind::kUnsupported, {"model.norm.weight", "I32"});
+
+  nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
+  config["vocab_size"] = 1000;
+  expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
+                    ErrorKind::kFormat, {"tokenizer.json", "2048", "1000"});
+}
+
+TEST(Model, ForwardRejectsBadTokensAndPositions) {
+  auto m = story_model();
+  KvCache cache(m->config(), 8);
+  RunState state(m->config(), 4, 8);
+  const std::vector<int32_t> bad = {1, 2048};
+  EXPECT_THROW(m->forward(bad, 0, cache, state), Error);
+  const std::vector<int32_t> neg = {-1};
+  EXPECT_THROW(m->forward(neg, 0, cache, state), Error);
+  const std::vector<int32_t> ok = {1, 2, 3};
+  EXPECT_THROW(m->forward(ok, 6, cache, state), Error);  // past the context
+  const std::vector<int32_t> five = {1, 2, 3, 4, 5};
+  EXPECT_THROW(m->forward(five, 0, cache, state), Error);  // more than the batch
+  EXPECT_NO_THROW(m->forward(ok, 5, cache, state));
+}
+
+}  // namespace
+}  // namespace lm

@@ -1,0 +1,243 @@
+// Every production kernel against the scalar reference (lm::ref), on random
+// shapes including sizes that are not multiples of the SIMD width.
+#include "ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "simd.h"
+#include "tensor.h"
+#include "thread_pool.h"
+
+namespace lm {
+namespace {
+
+std::vector<float> random_vector(std::mt19937& rng, size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Fails with the first index beyond tolerance and the max difference overall.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float atol, float rtol,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  float max_diff = 0.0f;
+  long first_bad = -1;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float diff = std::fabs(got[i] - want[i]);
+    max_diff = std::max(max_diff, diff);
+    if (first_bad < 0 && !(diff <= atol + rtol * std::fabs(want[i]))) first_bad = static_cast<long>(i);
+  }
+  EXPECT_LT(first_bad, 0) << what << ": index " << first_bad << " got " << got[static_cast<size_t>(first_bad)]
+                          << " want " << want[static_cast<size_t>(first_bad)] << "; max abs diff " << max_diff;
+}
+
+// A weight of the given dtype with random values, plus its storage.
+struct RandomWeight {
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  WeightRef ref;
+  RandomWeight(std::mt19937& rng, DType dtype, int64_t rows, int64_t cols) {
+    f32 = random_vector(rng, static_cast<size_t>(rows * cols), 0.5f);
+    ref.dtype = dtype;
+    ref.shape = Shape{rows, cols};
+    if (dtype == DType::kF32) {
+      ref.data = f32.data();
+    } else {
+      half.resize(f32.size());
+      for (size_t i = 0; i < f32.size(); ++i) half[i] = dtype == DType::kBF16 ? f32_to_bf16(f32[i]) : f32_to_f16(f32[i]);
+      ref.data = half.data();
+    }
+  }
+};
+
+class MatmulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulTest, MatchesReferenceOnRaggedShapes) {
+  std::mt19937 rng(1234);
+  const int shapes[][3] = {{1, 1, 1},   {1, 7, 5},    {1, 64, 128}, {1, 33, 129}, {2, 5, 17},
+                           {3, 9, 8},   {4, 16, 16},  {5, 31, 63},  {7, 130, 72}, {16, 64, 128},
+                           {17, 19, 200}, {33, 3, 15}, {1, 2048, 128}};
+  for (const auto& s : shapes) {
+    const int M = s[0], N = s[1], K = s[2];
+    RandomWeight B(rng, GetParam(), N, K);
+    const std::vector<float> A = random_vector(rng, static_cast<size_t>(M * K));
+    for (float beta : {0.0f, 0.5f}) {
+      const std::vector<float> C0 = random_vector(rng, static_cast<size_t>(M * N));
+      std::vector<float> got = C0, want = C0;
+      matmul_bt(got.data(), N, A.data(), K, B.ref, M, 0.75f, beta);
+      ref::matmul_bt(want.data(), N, A.data(), K, B.ref, M, 0.75f, beta);
+      expect_close(got, want, 1e-4f, 1e-4f,
+                   std::string(dtype_name(GetParam())) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                       " K=" + std::to_string(K) + " beta=" + std::to_string(beta));
+    }
+  }
+}
+
+TEST_P(MatmulTest, BetaZeroIgnoresGarbageInC) {
+  std::mt19937 rng(7);
+  RandomWeight B(rng, GetParam(), 9, 24);
+  const std::vector<float> A = random_vector(rng, 2 * 24);
+  std::vector<float> C(2 * 9, std::nanf(""));
+  matmul_bt(C.data(), 9, A.data(), 24, B.ref, 2);
+  for (float c : C) EXPECT_FALSE(std::isnan(c));
+}
+
+// Tiling and threading change which kernel computes an element, never its value.
+TEST_P(MatmulTest, RowsAreBitIdenticalWhateverTheBatchOrThreads) {
+  std::mt19937 rng(99);
+  const int M = 11, N = 70, K = 93;
+  RandomWeight B(rng, GetParam(), N, K);
+  const std::vector<float> A = random_vector(rng, static_cast<size_t>(M * K));
+  std::vector<float> batched(static_cast<size_t>(M * N)), single(static_cast<size_t>(N));
+  matmul_bt(batched.data(), N, A.data(), K, B.ref, M);
+  for (int i = 0; i < M; ++i) {
+    matvec(single.data(), B.ref, A.data() + i * K);
+    for (int j = 0; j < N; ++j) ASSERT_EQ(batched[static_cast<size_t>(i * N + j)], single[static_cast<size_t>(j)]) << i << "," << j;
+  }
+  if (ThreadPool::threads_available()) {
+    ThreadPool pool(2);
+    std::vector<float> threaded(static_cast<size_t>(M * N));
+    matmul_bt(threaded.data(), N, A.data(), K, B.ref, M, 1.0f, 0.0f, &pool);
+    EXPECT_EQ(threaded, batched);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest, ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                         [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
+
+TEST(Ops, MatvecMatchesReference) {
+  std::mt19937 rng(5);
+  for (int K : {1, 8, 13, 128, 385}) {
+    RandomWeight W(rng, DType::kF32, 37, K);
+    const std::vector<float> x = random_vector(rng, static_cast<size_t>(K));
+    std::vector<float> got(37), want(37);
+    matvec(got.data(), W.ref, x.data());
+    ref::matvec(want.data(), W.ref, x.data());
+    expect_close(got, want, 1e-4f, 1e-4f, "matvec K=" + std::to_string(K));
+  }
+}
+
+TEST(Ops, RmsNormMatchesReference) {
+  std::mt19937 rng(11);
+  for (int n : {1, 7, 8, 9, 128, 255}) {
+    const std::vector<float> x = random_vector(rng, static_cast<size_t>(n), 3.0f);
+    const std::vector<float> w = random_vector(rng, static_cast<size_t>(n));
+    std::vector<float> got(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+    rmsnorm(got.data(), x.data(), w.data(), n, 1e-6f);
+    ref::rmsnorm(want.data(), x.data(), w.data(), n, 1e-6f);
+    expect_close(got, want, 1e-5f, 1e-5f, "rmsnorm n=" + std::to_string(n));
+    // In place (out aliases x) gives the same.
+    std::vector<float> inplace = x;
+    rmsnorm(inplace.data(), inplace.data(), w.data(), n, 1e-6f);
+    EXPECT_EQ(inplace, got);
+  }
+}
+
+TEST(Ops, RopeMatchesReferenceAndRotatesHalves) {
+  std::mt19937 rng(3);
+  for (int hd : {2, 6, 16, 24, 64}) {
+    const int heads = 3, half = hd / 2;
+    std::vector<float> cos(static_cast<size_t>(half)), sin(static_cast<size_t>(half));
+    for (int i = 0; i < half; ++i) {
+      const double angle = 7.0 / std::pow(10000.0, 2.0 * i / hd);
+      cos[static_cast<size_t>(i)] = static_cast<float>(std::cos(angle));
+      sin[static_cast<size_t>(i)] = static_cast<float>(std::sin(angle));
+    }
+    const std::vector<float> x = random_vector(rng, static_cast<size_t>(heads * hd));
+    std::vector<float> got = x, want = x;
+    rope(got.data(), heads, hd, cos.data(), sin.data());
+    ref::rope(want.data(), heads, hd, cos.data(), sin.data());
+    expect_close(got, want, 1e-6f, 1e-6f, "rope head_dim=" + std::to_string(hd));
+    // The rotate-half layout pairs x[i] with x[i + half] and preserves each pair's norm.
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < half; ++i) {
+        const size_t a = static_cast<size_t>(h * hd + i), b = a + static_cast<size_t>(half);
+        EXPECT_NEAR(got[a] * got[a] + got[b] * got[b], x[a] * x[a] + x[b] * x[b], 1e-4f);
+      }
+  }
+}
+
+TEST(Ops, SoftmaxIsStableAndMatchesReference) {
+  std::mt19937 rng(8);
+  for (int n : {1, 5, 8, 100, 2048}) {
+    std::vector<float> x = random_vector(rng, static_cast<size_t>(n), 10.0f);
+    x[0] = 1000.0f;  // would overflow without subtracting the max
+    std::vector<float> got = x, want = x;
+    softmax(got.data(), n);
+    ref::softmax(want.data(), n);
+    expect_close(got, want, 1e-6f, 1e-5f, "softmax n=" + std::to_string(n));
+    double sum = 0;
+    for (float p : got) sum += p;
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+}
+
+TEST(Ops, SiluSwigluMatchReference) {
+  std::mt19937 rng(4);
+  for (int n : {1, 9, 384}) {
+    const std::vector<float> g = random_vector(rng, static_cast<size_t>(n), 4.0f);
+    const std::vector<float> u = random_vector(rng, static_cast<size_t>(n));
+    std::vector<float> got = g, want = g;
+    silu(got.data(), n);
+    ref::silu(want.data(), n);
+    expect_close(got, want, 1e-6f, 1e-5f, "silu");
+    got = g;
+    want = g;
+    swiglu(got.data(), u.data(), n);
+    ref::swiglu(want.data(), u.data(), n);
+    expect_close(got, want, 1e-6f, 1e-5f, "swiglu");
+  }
+}
+
+TEST(Ops, AddAxpyDotMatchReference) {
+  std::mt19937 rng(6);
+  for (int n : {1, 7, 8, 17, 1000}) {
+    const std::vector<float> x = random_vector(rng, static_cast<size_t>(n));
+    const std::vector<float> y0 = random_vector(rng, static_cast<size_t>(n));
+    std::vector<float> got = y0, want = y0;
+    add(got.data(), x.data(), n);
+    ref::add(want.data(), x.data(), n);
+    expect_close(got, want, 0, 0, "add");
+    got = y0;
+    want = y0;
+    axpy(got.data(), -0.3f, x.data(), n);
+    ref::axpy(want.data(), -0.3f, x.data(), n);
+    expect_close(got, want, 1e-6f, 1e-6f, "axpy");
+    EXPECT_NEAR(dot(x.data(), y0.data(), n), ref::dot(x.data(), y0.data(), n), 1e-4f * std::sqrt(n));
+  }
+}
+
+TEST(Ops, ArgmaxTiesGoToLowestIndexAndSkipsNaN) {
+  const std::vector<float> x = {1.0f, 3.0f, std::nanf(""), 3.0f, -2.0f};
+  EXPECT_EQ(argmax(x.data(), 5), 1);
+  EXPECT_EQ(ref::argmax(x.data(), 5), 1);
+  const std::vector<float> y = {std::nanf(""), -5.0f, -1.0f};
+  EXPECT_EQ(argmax(y.data(), 3), 2);
+  std::mt19937 rng(2);
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::vector<float> r = random_vector(rng, 333);
+    EXPECT_EQ(argmax(r.data(), 333), ref::argmax(r.data(), 333));
+  }
+}
+
+TEST(Simd, ExpIsAccurate) {
+  double max_rel = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.01171875f) {
+    const double want = std::exp(double{x});
+    max_rel = std::max(max_rel, std::fabs(simd::exp(x) - want) / want);
+  }
+  EXPECT_LT(max_rel, 3e-7);  // ~2.5 ulp
+  EXPECT_EQ(simd::exp(-100.0f), 0.0f);
+  EXPECT_EQ(simd::exp(0.0f), 1.0f);
+  EXPECT_TRUE(std::isinf(simd::exp(89.0f)));
+  EXPECT_TRUE(std::isnan(simd::exp(std::nanf(""))));
+}
+
+}  // namespace
+}  // namespace lm
