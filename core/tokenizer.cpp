@@ -9,12 +9,13 @@
 //   4. each remaining piece goes through the pre-tokenizer (none yet) and the
 //      model; 5. the post-processor adds BOS etc.
 // decode(ids): each id becomes its piece (an added token: its content), the
-// special ones are dropped when asked, the decoder chain rewrites the list of
-// strings, and the result is joined.
+// special ones are dropped when asked, and the decoder chain turns the pieces
+// into text, streaming them into the output (see Decoder).
 //
-// Every stage is a small class chosen from the JSON when loading, so new
-// normalizers, pre-tokenizers (ByteLevel, Metaspace), models and decoders slot
-// in as new subclasses plus one line in the matching parse_* function.
+// Every encode stage is a small class chosen from the JSON when loading, so
+// new normalizers, pre-tokenizers (ByteLevel, Metaspace) and models slot in as
+// new subclasses plus one line in the matching parse_* function; a new decoder
+// is a new DecodeStep kind.
 #include "tokenizer.h"
 
 #include <algorithm>
@@ -256,21 +257,37 @@ bool is_word_char(char32_t c) {
 }
 
 // Literal, non-overlapping, left to right; an empty pattern matches nothing
-// (as HF's string Pattern).
+// (as HF's string Pattern). In place: allocates only when `text` outgrows its
+// capacity.
 void replace_all(std::string& text, std::string_view pattern, std::string_view content) {
   if (pattern.empty()) return;
   size_t pos = text.find(pattern);
   if (pos == std::string::npos) return;
-  std::string out;
-  out.reserve(text.size());
-  size_t done = 0;
-  for (; pos != std::string::npos; pos = text.find(pattern, done)) {
-    out.append(text, done, pos - done);
-    out += content;
-    done = pos + pattern.size();
+  // The unread input is text[read, end). It starts at 0 unless the text grows:
+  // then it is first moved to the end of the grown buffer. Either way the
+  // writer never passes the reader, so a pass from the front rewrites it.
+  size_t read = 0;
+  if (content.size() > pattern.size()) {
+    size_t count = 0;
+    for (size_t p = pos; p != std::string::npos; p = text.find(pattern, p + pattern.size())) ++count;
+    const size_t old_size = text.size();
+    text.resize(old_size + count * (content.size() - pattern.size()));
+    read = text.size() - old_size;
+    std::char_traits<char>::move(text.data() + read, text.data(), old_size);
+    pos += read;
   }
-  out.append(text, done, std::string::npos);
-  text = std::move(out);
+  char* data = text.data();
+  const std::string_view view(data, text.size());
+  size_t write = 0;
+  for (; pos != std::string::npos; pos = view.find(pattern, read)) {
+    std::char_traits<char>::move(data + write, data + read, pos - read);
+    write += pos - read;
+    std::char_traits<char>::copy(data + write, content.data(), content.size());
+    write += content.size();
+    read = pos + pattern.size();
+  }
+  std::char_traits<char>::move(data + write, data + read, view.size() - read);
+  text.resize(write + view.size() - read);
 }
 
 // A Replace pattern: {"String": "..."}; {"Regex": "..."} is not supported yet.
@@ -797,16 +814,21 @@ class AddedVocabulary {
         if (word_before || word_after) continue;
       }
       if (token.lstrip) {
-        size_t new_start = start;
-        while (new_start > 0) {
-          const size_t prev = previous_char_start(text, new_start);
+        // Spaces already taken by the previous token (its rstrip) stay there.
+        // (HF trims all of text[..start]; stopping at start_offset gives the
+        // same result without rescanning, so many matches stay linear.)
+        while (start > start_offset) {
+          const size_t prev = previous_char_start(text, start);
           if (!is_unicode_whitespace(code_point_at(text, prev))) break;
-          new_start = prev;
+          start = prev;
         }
-        // Spaces already taken by the previous token's rstrip stay there.
-        start = std::max(new_start, start_offset);
+        start = std::max(start, start_offset);
       }
       if (token.rstrip) {
+        // A match inside the spaces the previous token's rstrip took (HF
+        // still emits it) takes the same spaces: all of them up to
+        // start_offset, so the scan can start there.
+        stop = std::max(stop, start_offset);
         while (stop < text.size() && is_unicode_whitespace(code_point_at(text, stop))) {
           stop += utf8_length(static_cast<unsigned char>(text[stop]));
         }
@@ -927,160 +949,237 @@ std::unique_ptr<PostProcessor> parse_post_processor(const Json& j, const std::st
 
 // --------------------------------------------------------------- decoders ---
 
-// HF's Decoder::decode_chain: rewrites the list of token strings in place.
+// One step of the decoder chain (a Sequence is flattened into its steps).
+struct DecodeStep {
+  enum class Kind { kReplace, kByteFallback, kFuse, kStrip };
+  Kind kind;
+  std::string pattern;  // Replace: what to find
+  std::string content;  // Replace: its replacement; Strip: the character to strip
+  size_t start = 0;     // Strip: at most this many at the front
+  size_t stop = 0;      //        and this many at the back
+};
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "<0xNN>" with NN read like Rust's u8::from_str_radix(NN, 16), which also
+// takes "+N".
+std::optional<int> byte_token_value(std::string_view token) {
+  if (token.size() != 6 || !token.starts_with("<0x") || token.back() != '>') return std::nullopt;
+  const int high = hex_digit(token[3]);
+  const int low = hex_digit(token[4]);
+  if (token[3] == '+' && low >= 0) return low;
+  if (high < 0 || low < 0) return std::nullopt;
+  return high * 16 + low;
+}
+
+// Strip: the [begin, end) of `text` left after removing up to `start` leading
+// and `stop` trailing `content` characters (never past each other).
+std::pair<size_t, size_t> strip_range(std::string_view text, const DecodeStep& step) {
+  const std::string_view c = step.content;
+  size_t begin = 0;
+  for (size_t n = 0; n < step.start && text.substr(begin).starts_with(c); ++n) begin += c.size();
+  size_t end = text.size();
+  for (size_t n = 0; n < step.stop && end - begin >= c.size() && text.substr(0, end).ends_with(c); ++n) {
+    end -= c.size();
+  }
+  return {begin, end};
+}
+
+// HF's decoders each rewrite the whole list of token strings in turn
+// (Decoder::decode_chain), and the list is then joined. Up to the first Fuse
+// every step acts on one token at a time (Replace, Strip) or on a run of
+// tokens (ByteFallback: a run of "<0xNN>" becomes its bytes when they are
+// valid UTF-8, else one U+FFFD per byte); after it the list is one string.
+// So a Decoder::Run streams each token through the steps before the Fuse
+// straight into the output, then applies the remaining steps to the output
+// in place: the same result, without building the list. Tokens rewritten by
+// a step before the Fuse go through per-thread scratch strings, which stop
+// growing once they have held the longest token, so decoding into a string
+// with enough capacity does not allocate.
 class Decoder {
  public:
-  virtual ~Decoder() = default;
-  virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
-  // Whether the text of a run ending with this piece may still change when
-  // more pieces follow (for streaming). The other decoders here only ever
-  // extend their output: Strip removes at most a fixed number of characters
-  // at either end, which keeps every earlier output a prefix of later ones.
-  virtual bool holds_open(std::string_view /*piece*/) const { return false; }
-};
-
-class ReplaceDecoder final : public Decoder {
- public:
-  ReplaceDecoder(std::string pattern, std::string content)
-      : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    for (std::string& token : tokens) replace_all(token, pattern_, content_);
+  // `max_piece_size`: the longest vocab piece, to size the scratch up front.
+  Decoder(std::vector<DecodeStep> steps, size_t max_piece_size) {
+    has_byte_fallback_ = std::any_of(steps.begin(), steps.end(), [](const DecodeStep& s) {
+      return s.kind == DecodeStep::Kind::kByteFallback;
+    });
+    const auto fuse = std::find_if(steps.begin(), steps.end(),
+                                   [](const DecodeStep& s) { return s.kind == DecodeStep::Kind::kFuse; });
+    token_steps_.assign(std::make_move_iterator(steps.begin()), std::make_move_iterator(fuse));
+    text_steps_.assign(std::make_move_iterator(fuse), std::make_move_iterator(steps.end()));
+    // A bound on the token a step writes to its scratch: Replace can only
+    // grow a piece by content/pattern, and byte runs are usually a character.
+    constexpr size_t kMaxReserve = size_t{1} << 16;
+    size_t bound = std::max<size_t>(max_piece_size, 16);
+    for (const DecodeStep& step : token_steps_) {
+      if (step.kind == DecodeStep::Kind::kReplace && !step.pattern.empty() &&
+          step.content.size() > step.pattern.size()) {
+        const size_t growth = step.content.size() - step.pattern.size();
+        bound = std::min(kMaxReserve, bound + bound / step.pattern.size() * growth);
+      }
+      scratch_reserve_.push_back(step.kind == DecodeStep::Kind::kReplace ? bound : 16);
+    }
   }
 
- private:
-  std::string pattern_;
-  std::string content_;
-};
+  // Whether the text of a run ending with this piece may still change when
+  // more pieces follow (for streaming): a "<0xNN>" piece that ByteFallback
+  // may join with the bytes after it. The other steps only ever extend the
+  // output: Strip removes at most a fixed number of characters at either end,
+  // which keeps every earlier output a prefix of later ones.
+  bool holds_open(std::string_view piece) const {
+    return has_byte_fallback_ && byte_token_value(piece).has_value();
+  }
 
-// Runs of "<0xNN>" tokens become their bytes when those form valid UTF-8,
-// else one U+FFFD per byte token.
-class ByteFallbackDecoder final : public Decoder {
- public:
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    std::vector<std::string> out;
-    out.reserve(tokens.size());
-    std::string bytes;
-    const auto flush = [&] {
+  // Decoding one token sequence into `out` (cleared first): push() each
+  // token, then finish(). One Run at a time per thread (they share scratch).
+  class Run {
+   public:
+    Run(const Decoder& decoder, std::string& out) : decoder_(decoder), out_(out), scratch_(thread_scratch()) {
+      out_.clear();
+      const size_t steps = decoder_.token_steps_.size();
+      if (scratch_.size() < steps) scratch_.resize(steps);
+      for (size_t k = 0; k < steps; ++k) {
+        scratch_[k].clear();
+        scratch_[k].reserve(decoder_.scratch_reserve_[k]);
+      }
+    }
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+
+    void push(std::string_view token) { emit(0, token); }
+
+    void finish() {
+      for (size_t k = 0; k < decoder_.token_steps_.size(); ++k) {
+        if (decoder_.token_steps_[k].kind == DecodeStep::Kind::kByteFallback) flush_bytes(k);
+      }
+      for (const DecodeStep& step : decoder_.text_steps_) apply_to_text(step);
+    }
+
+   private:
+    static std::vector<std::string>& thread_scratch() {
+      thread_local std::vector<std::string> scratch;
+      return scratch;
+    }
+
+    // Feeds `token` to token step k; past the last one it joins the output.
+    void emit(size_t k, std::string_view token) {
+      if (k == decoder_.token_steps_.size()) {
+        out_ += token;
+        return;
+      }
+      const DecodeStep& step = decoder_.token_steps_[k];
+      switch (step.kind) {
+        case DecodeStep::Kind::kReplace: {
+          if (step.pattern.empty() || token.find(step.pattern) == std::string_view::npos) {
+            emit(k + 1, token);
+            return;
+          }
+          std::string& replaced = scratch_[k];
+          replaced.assign(token);
+          replace_all(replaced, step.pattern, step.content);
+          emit(k + 1, replaced);
+          return;
+        }
+        case DecodeStep::Kind::kByteFallback:
+          if (const auto byte = byte_token_value(token)) {
+            scratch_[k].push_back(static_cast<char>(*byte));  // the run so far
+            return;
+          }
+          flush_bytes(k);
+          emit(k + 1, token);
+          return;
+        case DecodeStep::Kind::kStrip: {
+          const auto [begin, end] = strip_range(token, step);
+          emit(k + 1, token.substr(begin, end - begin));
+          return;
+        }
+        case DecodeStep::Kind::kFuse:
+          break;  // never before the first Fuse
+      }
+    }
+
+    // Ends the byte run held by ByteFallback step k.
+    void flush_bytes(size_t k) {
+      std::string& bytes = scratch_[k];
       if (bytes.empty()) return;
       if (is_valid_utf8(bytes)) {
-        out.push_back(bytes);
+        emit(k + 1, bytes);
       } else {
-        for (size_t i = 0; i < bytes.size(); ++i) out.emplace_back("\xEF\xBF\xBD");
+        for (size_t i = 0; i < bytes.size(); ++i) emit(k + 1, "\xEF\xBF\xBD");
       }
       bytes.clear();
-    };
-    for (std::string& token : tokens) {
-      if (auto byte = byte_token_value(token)) {
-        bytes.push_back(static_cast<char>(*byte));
-      } else {
-        flush();
-        out.push_back(std::move(token));
+    }
+
+    // A step after the Fuse, on the one string the list has become.
+    void apply_to_text(const DecodeStep& step) {
+      switch (step.kind) {
+        case DecodeStep::Kind::kReplace:
+          replace_all(out_, step.pattern, step.content);
+          return;
+        case DecodeStep::Kind::kByteFallback:
+          if (const auto byte = byte_token_value(out_)) {
+            if (*byte < 0x80) {
+              out_.assign(1, static_cast<char>(*byte));
+            } else {
+              out_.assign("\xEF\xBF\xBD");
+            }
+          }
+          return;
+        case DecodeStep::Kind::kStrip: {
+          const auto [begin, end] = strip_range(out_, step);
+          out_.resize(end);
+          out_.erase(0, begin);
+          return;
+        }
+        case DecodeStep::Kind::kFuse:
+          return;
       }
     }
-    flush();
-    tokens = std::move(out);
-  }
 
-  bool holds_open(std::string_view piece) const override { return byte_token_value(piece).has_value(); }
-
- private:
-  static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-
-  // "<0xNN>" with NN read like Rust's u8::from_str_radix(NN, 16), which also
-  // takes "+N".
-  static std::optional<int> byte_token_value(std::string_view token) {
-    if (token.size() != 6 || !token.starts_with("<0x") || token.back() != '>') return std::nullopt;
-    const int high = hex_digit(token[3]);
-    const int low = hex_digit(token[4]);
-    if (token[3] == '+' && low >= 0) return low;
-    if (high < 0 || low < 0) return std::nullopt;
-    return high * 16 + low;
-  }
-};
-
-class FuseDecoder final : public Decoder {
- public:
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    std::string joined;
-    size_t total = 0;
-    for (const std::string& token : tokens) total += token.size();
-    joined.reserve(total);
-    for (const std::string& token : tokens) joined += token;
-    tokens.assign(1, std::move(joined));
-  }
-};
-
-// Removes up to `start` leading and `stop` trailing `content` characters from
-// each token (after Fuse, from the whole text).
-class StripDecoder final : public Decoder {
- public:
-  StripDecoder(std::string content, size_t start, size_t stop)
-      : content_(std::move(content)), start_(start), stop_(stop) {}
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    const std::string_view c = content_;
-    for (std::string& token : tokens) {
-      size_t begin = 0;
-      for (size_t n = 0; n < start_ && begin < token.size() && token.compare(begin, c.size(), c) == 0; ++n) {
-        begin += c.size();
-      }
-      size_t end = token.size();
-      for (size_t n = 0;
-           n < stop_ && end - begin >= c.size() && token.compare(end - c.size(), c.size(), c) == 0; ++n) {
-        end -= c.size();
-      }
-      token = token.substr(begin, end - begin);
-    }
-  }
+    const Decoder& decoder_;
+    std::string& out_;
+    std::vector<std::string>& scratch_;  // [k]: token step k's rewritten token or byte run
+  };
 
  private:
-  std::string content_;  // exactly one character
-  size_t start_;
-  size_t stop_;
+  std::vector<DecodeStep> token_steps_;  // before the first Fuse, on each token
+  std::vector<DecodeStep> text_steps_;   // from the first Fuse on, on the joined text
+  std::vector<size_t> scratch_reserve_;  // per token step
+  bool has_byte_fallback_ = false;
 };
 
-class SequenceDecoder final : public Decoder {
- public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    for (const auto& step : steps_) step->decode_chain(tokens);
-  }
-  bool holds_open(std::string_view piece) const override {
-    for (const auto& step : steps_) {
-      if (step->holds_open(piece)) return true;
-    }
-    return false;
-  }
-
- private:
-  std::vector<std::unique_ptr<Decoder>> steps_;
-};
-
-std::unique_ptr<Decoder> parse_decoder(const Json& j, const std::string& where) {
-  if (j.is_null()) return nullptr;
+// Appends the steps of decoder `j` (flattening Sequences) to `steps`.
+void parse_decode_steps(const Json& j, const std::string& where, std::vector<DecodeStep>& steps) {
   const std::string type = component_type(j, where);
   if (type == "Sequence") {
     const Json& list = require(j, "decoders", where);
     if (!list.is_array()) fail_format(where + ".decoders must be an array");
-    std::vector<std::unique_ptr<Decoder>> steps;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string item = where + ".decoders[" + std::to_string(i) + "]";
       if (list[i].is_null()) fail_format(item + " must be an object");
-      steps.push_back(parse_decoder(list[i], item));
+      parse_decode_steps(list[i], item, steps);
     }
-    return std::make_unique<SequenceDecoder>(std::move(steps));
+    return;
   }
   if (type == "Replace") {
     std::string pattern = parse_string_pattern(j, "decoder", where);
-    return std::make_unique<ReplaceDecoder>(std::move(pattern),
-                                            as_string(require(j, "content", where), where + ".content"));
+    steps.push_back(DecodeStep{DecodeStep::Kind::kReplace, std::move(pattern),
+                               as_string(require(j, "content", where), where + ".content")});
+    return;
   }
-  if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
-  if (type == "Fuse") return std::make_unique<FuseDecoder>();
+  if (type == "ByteFallback") {
+    steps.push_back(DecodeStep{DecodeStep::Kind::kByteFallback, {}, {}});
+    return;
+  }
+  if (type == "Fuse") {
+    steps.push_back(DecodeStep{DecodeStep::Kind::kFuse, {}, {}});
+    return;
+  }
   if (type == "Strip") {
     std::string content = as_string(require(j, "content", where), where + ".content");
     size_t bad = 0;
@@ -1089,9 +1188,17 @@ std::unique_ptr<Decoder> parse_decoder(const Json& j, const std::string& where) 
     }
     const auto start = static_cast<size_t>(as_count(require(j, "start", where), where + ".start"));
     const auto stop = static_cast<size_t>(as_count(require(j, "stop", where), where + ".stop"));
-    return std::make_unique<StripDecoder>(std::move(content), start, stop);
+    steps.push_back(DecodeStep{DecodeStep::Kind::kStrip, {}, std::move(content), start, stop});
+    return;
   }
   fail_unsupported("decoder", type);
+}
+
+std::unique_ptr<Decoder> parse_decoder(const Json& j, const std::string& where, size_t max_piece_size) {
+  if (j.is_null()) return nullptr;
+  std::vector<DecodeStep> steps;
+  parse_decode_steps(j, where, steps);
+  return std::make_unique<Decoder>(std::move(steps), max_piece_size);
 }
 
 }  // namespace
@@ -1165,26 +1272,32 @@ struct Tokenizer::Impl {
     return static_cast<size_t>(id);
   }
 
+  // Allocates nothing once `out` (and this thread's decoder scratch) have
+  // grown: the streaming generator calls it on every step.
   void decode(std::span<const int32_t> ids, bool skip_special_tokens, std::string& out) const {
-    std::vector<std::string> tokens;
-    tokens.reserve(ids.size());
-    for (const int32_t id : ids) {
-      const size_t index = checked_index(id);
-      if (!present[index]) continue;  // a hole in the id range: HF skips it too
-      if (skip_special_tokens && special[index]) continue;
-      tokens.push_back(pieces[index]);
-    }
-    out.clear();
+    for (const int32_t id : ids) checked_index(id);  // throws before `out` changes
+    // A hole in the id range has no piece: HF skips it too.
+    const auto kept = [&](int32_t id) {
+      const auto index = static_cast<size_t>(id);
+      return present[index] && !(skip_special_tokens && special[index]);
+    };
     if (!decoder) {
       // HF joins with spaces when there is no decoder.
-      for (size_t i = 0; i < tokens.size(); ++i) {
-        if (i > 0) out += ' ';
-        out += tokens[i];
+      out.clear();
+      bool first = true;
+      for (const int32_t id : ids) {
+        if (!kept(id)) continue;
+        if (!first) out += ' ';
+        first = false;
+        out += pieces[static_cast<size_t>(id)];
       }
       return;
     }
-    decoder->decode_chain(tokens);
-    for (const std::string& token : tokens) out += token;
+    Decoder::Run run(*decoder, out);
+    for (const int32_t id : ids) {
+      if (kept(id)) run.push(pieces[static_cast<size_t>(id)]);
+    }
+    run.finish();
   }
 
   size_t stable_prefix_length(std::span<const int32_t> ids) const {
@@ -1248,7 +1361,9 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(const Json& root) {
   }
 
   impl->post_processor = parse_post_processor(component("post_processor"), "post_processor", max_id + 1);
-  impl->decoder = parse_decoder(component("decoder"), "decoder");
+  size_t max_piece_size = 0;
+  for (const std::string& piece : impl->pieces) max_piece_size = std::max(max_piece_size, piece.size());
+  impl->decoder = parse_decoder(component("decoder"), "decoder", max_piece_size);
   impl->open.assign(size, 0);
   for (size_t id = 0; id < size && impl->decoder; ++id) {
     impl->open[id] = impl->present[id] && impl->decoder->holds_open(impl->pieces[id]);

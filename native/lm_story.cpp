@@ -204,10 +204,7 @@ int run(const Args& args) {
   }
 
   lm::GenerationOptions gen = args.gen;
-  if (!args.seed_given) {
-    gen.sampling.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    if (!args.json) std::cerr << "seed " << gen.sampling.seed << "\n";
-  }
+  if (!args.seed_given) gen.sampling.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   std::unique_ptr<lm::ThreadPool> pool;
   if (args.threads > 1) pool = std::make_unique<lm::ThreadPool>(args.threads);
   lm::Generator generator(model, lm::GeneratorConfig{args.context, 128}, pool.get());
@@ -218,23 +215,27 @@ int run(const Args& args) {
     generator.run([](const lm::TokenEvent& e) { std::cout << e.text << std::flush; });
     std::cout << "\n";
     const lm::GenerationStats& s = generator.stats();
-    std::fprintf(stderr, "[%s] load %.1f ms, prompt %d tokens at %.0f tok/s, %d tokens at %.1f tok/s, stop: %s\n",
-                 lm::simd::backend_name(), load_ms, s.prompt_tokens, s.prefill_tokens_per_s(), s.generated_tokens,
-                 s.decode_tokens_per_s(), lm::stop_reason_name(generator.stop_reason()));
+    std::fprintf(stderr,
+                 "[%s] seed %llu, load %.1f ms, prompt %d tokens at %.0f tok/s, %d tokens at %.1f tok/s, stop: %s\n",
+                 lm::simd::backend_name(), static_cast<unsigned long long>(gen.sampling.seed), load_ms,
+                 s.prompt_tokens, s.prefill_tokens_per_s(), s.generated_tokens, s.decode_tokens_per_s(),
+                 lm::stop_reason_name(generator.stop_reason()));
     return 0;
   }
   generator.run([](const lm::TokenEvent& e) {
     std::cout << "{\"id\":" << e.id << ",\"text\":" << json_string(e.text) << "}\n" << std::flush;
   });
   const lm::GenerationStats& s = generator.stats();
-  json done = {{"done", true},
-               {"reason", lm::stop_reason_name(generator.stop_reason())},
-               {"prompt_ids", std::vector<int32_t>(generator.prompt_ids().begin(), generator.prompt_ids().end())},
-               {"ids", std::vector<int32_t>(generator.generated_ids().begin(), generator.generated_ids().end())},
-               {"text", generator.text()},
-               {"prefill_ms", s.prefill_ms},
-               {"decode_tokens_per_s", s.decode_tokens_per_s()}};
-  std::cout << done.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  // Keys in the documented order (the npm CLI prints the same line).
+  nlohmann::ordered_json done = {
+      {"done", true},
+      {"reason", lm::stop_reason_name(generator.stop_reason())},
+      {"prompt_ids", std::vector<int32_t>(generator.prompt_ids().begin(), generator.prompt_ids().end())},
+      {"ids", std::vector<int32_t>(generator.generated_ids().begin(), generator.generated_ids().end())},
+      {"text", generator.text()},
+      {"prefill_ms", s.prefill_ms},
+      {"decode_tokens_per_s", s.decode_tokens_per_s()}};
+  std::cout << done.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return 0;
 }
 

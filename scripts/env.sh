@@ -3,7 +3,5 @@
 # node modules (acorn) on NODE_PATH, or fails with "Cannot find module 'acorn'".
 NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"
 export NODE_PATH
-# Keep Emscripten's cache out of the read-only system directory.
-EM_CACHE="${EM_CACHE:-$HOME/.cache/lm-wasm-emscripten}"
-export EM_CACHE
+# (Debian's Emscripten ships a prebuilt, frozen sysroot cache: leave EM_CACHE alone.)
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"

@@ -1,17 +1,21 @@
 #!/bin/sh
 # Runs every test: `npm test` (the README's test command) calls this.
-# Installs what is missing first (scripts/setup.sh), builds incrementally.
+# Installs what is missing first (scripts/setup.sh, npm ci), builds incrementally.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 
-scripts/setup.sh native
+scripts/setup.sh native wasm
+[ -d node_modules ] || npm ci --no-audit --no-fund
 
-echo "== native build (build/native)"
-cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release -DLM_THREADS=ON >/dev/null
-cmake --build build/native -j"$JOBS"
+echo "== build"
+scripts/build.sh native
+scripts/build.sh wasm
 
 echo "== core tests (GoogleTest via CTest)"
 ctest --test-dir build/native --output-on-failure -j"$JOBS"
+
+echo "== wasm module, JS API, CLI and package tests (node --test)"
+node --test --test-concurrency=1 tests/js/
 
 echo "all tests passed"

@@ -7,13 +7,32 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "error.h"
 #include "test_support.h"
+
+// Counts heap allocations while `counting` is set: streaming decode must not allocate.
+// (Replacing the global operators with malloc/free is valid; GCC cannot tell.)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+static std::atomic<bool> counting{false};
+static std::atomic<long> allocations{0};
+void* operator new(size_t n) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace lm {
 namespace {
@@ -518,6 +537,347 @@ TEST(TokenizerErrors, UnkTokenMissingFromVocabFailsOnlyWhenNeeded) {
   const Tokenizer tok = Tokenizer::from_json(j.dump());
   EXPECT_EQ(tok.encode("ab", false), (Ids{260, 259}));
   EXPECT_EQ(error_kind([&] { tok.encode("\U0001F600", false); }), ErrorKind::kFormat);
+}
+
+// ------------------------------------------------- decode vs a reference ---
+
+// A plain UTF-8 check, written independently of the tokenizer's.
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    size_t extra = 0;
+    char32_t cp = lead;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xE0) == 0xC0) {
+      extra = 1, cp = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      extra = 2, cp = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      extra = 3, cp = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto byte = static_cast<unsigned char>(s[i + k]);
+      if ((byte & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (byte & 0x3F);
+    }
+    const char32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::vector<std::string> utf8_chars(const std::string& s) {
+  std::vector<std::string> chars;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = 1;
+    while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+    chars.push_back(s.substr(i, n));
+    i += n;
+  }
+  return chars;
+}
+
+// HF's decoders as HF writes them: each step rewrites the whole list.
+void reference_chain(const json& decoder, std::vector<std::string>& tokens) {
+  const std::string type = decoder.at("type");
+  if (type == "Sequence") {
+    for (const json& step : decoder.at("decoders")) reference_chain(step, tokens);
+  } else if (type == "Replace") {
+    const std::string from = decoder.at("pattern").at("String");
+    const std::string to = decoder.at("content");
+    for (std::string& token : tokens) {
+      std::string replaced;
+      for (size_t i = 0; i < token.size();) {
+        if (!from.empty() && token.compare(i, from.size(), from) == 0) {
+          replaced += to;
+          i += from.size();
+        } else {
+          replaced += token[i++];
+        }
+      }
+      token = replaced;
+    }
+  } else if (type == "ByteFallback") {
+    std::vector<std::string> out;
+    std::string bytes;
+    const auto flush = [&] {
+      if (valid_utf8(bytes)) {
+        if (!bytes.empty()) out.push_back(bytes);
+      } else {
+        for (size_t i = 0; i < bytes.size(); ++i) out.push_back("\uFFFD");
+      }
+      bytes.clear();
+    };
+    for (const std::string& token : tokens) {
+      if (token.size() == 6 && token.starts_with("<0x") && token[5] == '>' &&
+          std::isxdigit(static_cast<unsigned char>(token[3])) && std::isxdigit(static_cast<unsigned char>(token[4]))) {
+        bytes += static_cast<char>(std::stoi(token.substr(3, 2), nullptr, 16));
+      } else {
+        flush();
+        out.push_back(token);
+      }
+    }
+    flush();
+    tokens = out;
+  } else if (type == "Fuse") {
+    std::string all;
+    for (const std::string& token : tokens) all += token;
+    tokens = {all};
+  } else if (type == "Strip") {
+    const std::string content = decoder.at("content");
+    const size_t start = decoder.at("start");
+    const size_t stop = decoder.at("stop");
+    for (std::string& token : tokens) {
+      const std::vector<std::string> chars = utf8_chars(token);
+      size_t begin = 0;
+      while (begin < start && begin < chars.size() && chars[begin] == content) ++begin;
+      size_t end = chars.size();
+      for (size_t n = 0; n < stop && end > begin && chars[end - 1] == content; ++n) --end;
+      token.clear();
+      for (size_t i = begin; i < end; ++i) token += chars[i];
+    }
+  } else {
+    ADD_FAILURE() << "reference_chain: no " << type;
+  }
+}
+
+std::string reference_decode(const Tokenizer& tok, const json& decoder, const Ids& ids, bool skip_special) {
+  std::vector<std::string> tokens;
+  for (const int32_t id : ids) {
+    if (!(skip_special && tok.is_special(id))) tokens.emplace_back(tok.id_to_token(id));
+  }
+  std::string text;
+  if (decoder.is_null()) {
+    for (size_t i = 0; i < tokens.size(); ++i) text += (i > 0 ? " " : "") + tokens[i];
+    return text;
+  }
+  reference_chain(decoder, tokens);
+  for (const std::string& token : tokens) text += token;
+  return text;
+}
+
+// The byte-fallback tokenizer with a few more pieces ('▁' inside and twice,
+// a special and a non-special added token) and the given decoder.
+json decode_test_json(const json& decoder) {
+  json j = byte_fallback_json();
+  j["model"]["vocab"]["\u2581\u2581"] = 262;
+  j["model"]["vocab"]["b\u2581"] = 263;
+  j["model"]["vocab"]["\u00E9"] = 264;
+  j["model"]["vocab"]["aa"] = 265;
+  j["added_tokens"].push_back({{"id", 266}, {"content", "<s>"}, {"special", true}});
+  j["added_tokens"].push_back({{"id", 267}, {"content", "<x>"}, {"special", false}});
+  j["decoder"] = decoder;
+  return j;
+}
+
+json replace_step(const std::string& from, const std::string& to) {
+  return {{"type", "Replace"}, {"pattern", {{"String", from}}}, {"content", to}};
+}
+json strip_step(const std::string& content, int start, int stop) {
+  return {{"type", "Strip"}, {"content", content}, {"start", start}, {"stop", stop}};
+}
+json sequence(const json& steps) { return {{"type", "Sequence"}, {"decoders", steps}}; }
+const json kByteFallback = {{"type", "ByteFallback"}};
+const json kFuse = {{"type", "Fuse"}};
+
+// Decoder chains that put each step before and after Fuse, nest, grow and
+// shrink the text, and make or break byte tokens.
+std::vector<json> decoder_chains() {
+  return {
+      byte_fallback_json()["decoder"],  // the Llama one: Replace, ByteFallback, Fuse, Strip
+      sequence({replace_step("\u2581", " "), kByteFallback, strip_step(" ", 1, 1)}),  // no Fuse
+      sequence({strip_step("\u2581", 0, 1), kByteFallback, kFuse,
+                sequence({replace_step("\u2581", "<\u2581>"), replace_step("a", "")}), strip_step("<", 2, 1)}),
+      sequence({kFuse, kByteFallback, replace_step("\u2581", " ")}),
+      sequence({replace_step("a", "<0x41>"), replace_step("b", "<0xC3>"), kByteFallback, kFuse}),
+      sequence({kByteFallback, kByteFallback, replace_step("\uFFFD", "?"), kFuse, strip_step("?", 1, 3)}),
+      sequence({replace_step("\u2581\u2581", "\u2581"), kFuse, replace_step("aa", "a"), replace_step("a", "aa"),
+                replace_step("", "x")}),
+      sequence(json::array()),
+      kByteFallback,
+      nullptr,
+  };
+}
+
+// Random ids for the byte-fallback vocab: lone and broken bytes, whole
+// characters as bytes, special and added tokens, and other pieces.
+Ids random_byte_vocab_ids(std::mt19937& rng, size_t length) {
+  static const int kBytes[] = {0x41, 0x20, 0x3C, 0x0A, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0,
+                               0x9F, 0x98, 0x80, 0xFF, 0xC0, 0xED, 0xA0, 0xF4, 0x90, 0xE0};
+  static const std::vector<std::vector<int>> kChars = {
+      {0xC3, 0xA9}, {0xE2, 0x82, 0xAC}, {0xF0, 0x9F, 0x98, 0x80}, {0x7A}, {0xF4, 0x8F, 0xBF, 0xBF}};
+  static const int32_t kAdded[] = {0, 266, 267};
+  Ids ids;
+  while (ids.size() < length) {
+    const unsigned r = rng() % 100;
+    if (r < 35) {
+      ids.push_back(byte_id(kBytes[rng() % std::size(kBytes)]));
+    } else if (r < 50) {
+      for (const int b : kChars[rng() % kChars.size()]) ids.push_back(byte_id(b));
+    } else if (r < 62) {
+      ids.push_back(kAdded[rng() % std::size(kAdded)]);
+    } else {
+      ids.push_back(257 + static_cast<int32_t>(rng() % 9));  // 257..265
+    }
+  }
+  return ids;
+}
+
+size_t random_length(std::mt19937& rng) { return rng() % 4 == 0 ? rng() % 3 : rng() % 40; }
+
+TEST(TokenizerDecode, MatchesAReferenceChainOnRandomIds) {
+  std::mt19937 rng(2024);
+  std::string out = "stale";
+  for (const json& decoder : decoder_chains()) {
+    SCOPED_TRACE(decoder.dump());
+    const Tokenizer tok = Tokenizer::from_json(decode_test_json(decoder).dump());
+    for (int round = 0; round < 1000; ++round) {
+      const Ids ids = random_byte_vocab_ids(rng, random_length(rng));
+      for (const bool skip : {true, false}) {
+        const std::string expected = reference_decode(tok, decoder, ids, skip);
+        ASSERT_EQ(tok.decode(ids, skip), expected) << testing::PrintToString(ids) << " skip " << skip;
+        tok.decode_into(ids, skip, out);
+        ASSERT_EQ(out, expected);
+      }
+    }
+  }
+  // Story vocab: any ids.
+  const Tokenizer& story = story_tokenizer();
+  const json decoder = story_json().at("decoder");
+  for (int round = 0; round < 1000; ++round) {
+    Ids ids(random_length(rng));
+    for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<unsigned>(story.vocab_size()));
+    for (const bool skip : {true, false}) {
+      story.decode_into(ids, skip, out);
+      ASSERT_EQ(out, reference_decode(story, decoder, ids, skip)) << testing::PrintToString(ids);
+    }
+  }
+}
+
+TEST(TokenizerDecode, ByteFallbackRunsAfterEachOther) {
+  // The first ByteFallback spells "<0x41>" out of byte tokens; the second reads it.
+  const json decoder = sequence({kByteFallback, kByteFallback, kFuse});
+  const Tokenizer tok = Tokenizer::from_json(decode_test_json(decoder).dump());
+  Ids ids;
+  for (const char c : std::string("<0x41>")) ids.push_back(byte_id(c));
+  EXPECT_EQ(tok.decode(ids), "A");
+  EXPECT_EQ(reference_decode(tok, decoder, ids, true), "A");
+  // After Fuse, a whole text that is one byte token.
+  const Tokenizer fused = Tokenizer::from_json(decode_test_json(sequence({kFuse, kByteFallback})).dump());
+  EXPECT_EQ(fused.decode(Ids{byte_id(0x41)}), "A");
+  EXPECT_EQ(fused.decode(Ids{byte_id(0xC3)}), "\uFFFD");
+  EXPECT_EQ(fused.decode(Ids{byte_id(0xC3), byte_id(0xA9)}), "<0xC3><0xA9>");
+}
+
+TEST(TokenizerDecode, GrowingSequenceDecodesLikeTheReference) {
+  // As the streaming generator does: the same buffer, one more id each time.
+  std::mt19937 rng(7);
+  const json decoder = byte_fallback_json()["decoder"];
+  const Tokenizer tok = Tokenizer::from_json(decode_test_json(decoder).dump());
+  Ids ids = random_byte_vocab_ids(rng, 3000);
+  ids.resize(3000);
+  const Tokenizer& story = story_tokenizer();
+  Ids story_ids(3000);
+  for (int32_t& id : story_ids) id = static_cast<int32_t>(rng() % static_cast<unsigned>(story.vocab_size()));
+  std::string out;
+  std::string story_out;
+  for (size_t n = 0; n <= ids.size(); ++n) {
+    tok.decode_into(std::span(ids).first(n), true, out);
+    story.decode_into(std::span(story_ids).first(n), true, story_out);
+    if (n % 37 == 0 || n == ids.size()) {
+      const Ids prefix(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n));
+      ASSERT_EQ(out, reference_decode(tok, decoder, prefix, true)) << n;
+      const Ids story_prefix(story_ids.begin(), story_ids.begin() + static_cast<ptrdiff_t>(n));
+      ASSERT_EQ(story_out, reference_decode(story, story_json().at("decoder"), story_prefix, true)) << n;
+    }
+  }
+}
+
+TEST(TokenizerDecode, DecodeIntoAndStablePrefixDoNotAllocate) {
+  std::mt19937 rng(11);
+  std::vector<Tokenizer> tokenizers;
+  std::vector<Ids> sequences;
+  for (const json& decoder : decoder_chains()) {
+    tokenizers.push_back(Tokenizer::from_json(decode_test_json(decoder).dump()));
+    sequences.push_back(random_byte_vocab_ids(rng, 500));
+  }
+  tokenizers.push_back(Tokenizer::from_json(story_json().dump()));
+  sequences.push_back(story_tokenizer().encode(
+      "Once upon a time, there was a little girl named Lily. She liked to play outside with Ben. "
+      "One day, they found a big red ball in the park. \"Can we play with it?\" asked Ben."));
+  std::string out;
+  size_t stable_sum = 0;
+  const auto pass = [&] {
+    for (size_t t = 0; t < tokenizers.size(); ++t) {
+      const std::span<const int32_t> ids = sequences[t];
+      for (size_t n = 0; n <= ids.size(); ++n) {
+        for (const bool skip : {true, false}) tokenizers[t].decode_into(ids.first(n), skip, out);
+        stable_sum += tokenizers[t].stable_prefix_length(ids.first(n));
+      }
+    }
+  };
+  out.reserve(1 << 16);
+  pass();  // warm-up: this thread's decoder scratch grows to the longest byte run
+  allocations = 0;
+  counting = true;
+  pass();
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_GT(stable_sum, 0u);
+}
+
+TEST(TokenizerDecode, ConcurrentDecodesAreIndependent) {
+  const Tokenizer tok = Tokenizer::from_json(decode_test_json(byte_fallback_json()["decoder"]).dump());
+  std::mt19937 rng(5);
+  std::vector<Ids> inputs;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 200; ++i) {
+    inputs.push_back(random_byte_vocab_ids(rng, 1 + rng() % 60));
+    expected.push_back(tok.decode(inputs.back()));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::string out;
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          const size_t k = (i * 7 + static_cast<size_t>(t) * 13 + static_cast<size_t>(round)) % inputs.size();
+          tok.decode_into(inputs[k], true, out);
+          if (out != expected[k]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(TokenizerAddedTokens, ManyStrippingMatchesEncodeInLinearTime) {
+  // A tab token with lstrip and rstrip. Its first match takes all the tabs
+  // after it; HF still emits each later match among them (as an empty piece),
+  // and finding what each one takes must not rescan all the tabs.
+  json j = options_json();
+  j["added_tokens"].push_back(
+      {{"id", 12}, {"content", "\t"}, {"lstrip", true}, {"rstrip", true}, {"normalized", false}});
+  const Tokenizer tok = Tokenizer::from_json(j.dump());
+  EXPECT_EQ(tok.encode("a\t\tb \tc", false), (Ids{2, 12, 12, 3, 12, 4}));
+  const std::string tabs(200000, '\t');
+  const auto start = std::chrono::steady_clock::now();
+  const Ids ids = tok.encode(tabs + "<m>" + tabs + "ab", false);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 2.0);  // a few ms; quadratic took minutes
+  Ids expected(200000, 12);
+  expected.push_back(5);
+  expected.insert(expected.end(), 200000, 12);
+  expected.push_back(7);
+  EXPECT_EQ(ids, expected);
 }
 
 }  // namespace

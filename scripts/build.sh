@@ -1,0 +1,27 @@
+#!/bin/sh
+# Incremental builds.
+#   scripts/build.sh native   build/native: core, lm-story, the GoogleTest suite
+#   scripts/build.sh wasm     build/wasm: the WebAssembly module -> dist/
+#   scripts/build.sh          both
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+build_native() {
+  scripts/setup.sh native
+  cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release -DLM_THREADS=ON >/dev/null
+  cmake --build build/native -j"$JOBS"
+}
+
+build_wasm() {
+  scripts/setup.sh wasm
+  [ -f build/wasm/CMakeCache.txt ] || emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/wasm -j"$JOBS"
+}
+
+case "${1:-all}" in
+  native) build_native ;;
+  wasm) build_wasm ;;
+  all) build_native; build_wasm ;;
+  *) echo "usage: scripts/build.sh [native|wasm|all]" >&2; exit 2 ;;
+esac

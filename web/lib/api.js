@@ -1,0 +1,35 @@
+// loadModel(), shared by the browser entry (index.js) and the Node entry (node.js).
+import { toLmError, abortError } from './errors.js';
+import { LmModel } from './model.js';
+import { normalizeLoadOptions } from './options.js';
+import { WorkerClient } from './worker-client.js';
+
+/**
+ * env: { platform, createEngine(): Promise<Engine>, workerPort(): port | null,
+ *        workerByDefault: boolean }
+ */
+export function makeLoadModel(env) {
+  return async function loadModel(source, options = {}) {
+    const o = normalizeLoadOptions(options);
+    if (o.signal?.aborted) throw abortError(o.signal);
+    const useWorker = (o.worker ?? env.workerByDefault) && !o.fetch;
+    const backend = useWorker ? new WorkerClient(env.workerPort()) : await env.createEngine();
+    const loadOptions = {
+      onProgress: o.onProgress,
+      signal: o.signal,
+      weights: o.weights ?? 'auto',
+      contextLength: o.contextLength,
+      revision: o.revision,
+      threads: o.threads === 'auto' || o.threads === undefined ? 1 : o.threads,
+      ...(o.fetch ? { fetchFn: o.fetch } : {}),
+    };
+    let info;
+    try {
+      info = await backend.load(source, loadOptions);
+    } catch (e) {
+      await Promise.resolve(backend.dispose()).catch(() => {});
+      throw toLmError(e);
+    }
+    return new LmModel(backend, info);
+  };
+}

@@ -1,0 +1,290 @@
+// Engine: one WebAssembly instance holding one model, used directly (Node,
+// in-process) or inside a worker (worker-core.js). Knows the wasm module's
+// Embind API; nothing outside this file touches it.
+//
+// Each Engine has its own instance (and so its own memory): dispose() drops
+// the instance and every byte with it. The compiled WebAssembly.Module is
+// shared by all engines of a realm.
+import createLmWasm from '../../dist/lm-wasm.mjs';
+import { ModelLoadError, InvalidOptionError, StateError, abortError, toLmError } from './errors.js';
+import { resolveSource, shardsFromIndex } from './sources.js';
+
+/** Where the browser fetches the .wasm from; bundlers see this and copy the asset. */
+export const WASM_URL = new URL('../../dist/lm-wasm.wasm', import.meta.url);
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+const SLICE_MS = 8; // longest run of work between two yields to the event loop
+
+let compiled = null; // Promise<WebAssembly.Module>, one per realm
+
+function compileOnce(platform) {
+  compiled ??= (async () => {
+    if (platform.readWasm) return WebAssembly.compile(await platform.readWasm(WASM_URL));
+    if (WebAssembly.compileStreaming) {
+      try {
+        return await WebAssembly.compileStreaming(fetch(WASM_URL));
+      } catch {
+        // A server that does not send application/wasm: compile from bytes instead.
+      }
+    }
+    const response = await fetch(WASM_URL);
+    if (!response.ok) throw new ModelLoadError(`${WASM_URL.href}: HTTP ${response.status}`, { code: 'io' });
+    return WebAssembly.compile(await response.arrayBuffer());
+  })();
+  compiled.catch(() => {
+    compiled = null; // let a later attempt retry
+  });
+  return compiled;
+}
+
+async function instantiate(platform) {
+  const wasmModule = await compileOnce(platform);
+  return createLmWasm({
+    instantiateWasm(imports, receive) {
+      WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
+      return {};
+    },
+    ...(platform.moduleOptions ?? {}),
+  });
+}
+
+/** Calls into wasm; an engine Error (with .code) becomes the matching LmError. */
+function call(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw toLmError(e);
+  }
+}
+
+async function readAll(chunks) {
+  const parts = [];
+  let n = 0;
+  for await (const c of chunks) {
+    parts.push(c);
+    n += c.length;
+  }
+  return { parts, size: n };
+}
+
+export class Engine {
+  /** platform: see node-platform.js / browser-platform.js. */
+  static async create(platform) {
+    const M = await instantiate(platform);
+    return new Engine(M, platform);
+  }
+
+  constructor(M, platform) {
+    this.M = M;
+    this.platform = platform;
+    this.model = null;
+    this.session = null;
+    this.info = null;
+    this.loadMs = 0;
+    this.pieceCache = new Map();
+  }
+
+  /**
+   * Downloads / reads the model files into wasm memory and loads the model.
+   * onProgress({ loaded, total, file }) reports bytes across all files.
+   */
+  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, threads = 1 } = {}) {
+    if (this.model) throw new StateError('this engine already holds a model');
+    const t0 = now();
+    const check = () => {
+      if (signal?.aborted) throw abortError(signal);
+    };
+    const files = await resolveSource(source, { platform: this.platform, fetchFn, revision });
+    let loaded = 0;
+    let total;
+    const progress = (file) => onProgress?.({ loaded, total, file });
+
+    check();
+    const config = await files.text('config.json', signal);
+    loaded += config.bytes ?? config.text.length;
+    progress('config.json');
+    const tokenizer = await files.text('tokenizer.json', signal);
+    loaded += tokenizer.bytes ?? tokenizer.text.length;
+    progress('tokenizer.json');
+
+    // One file, or the shards an index lists. Open them all first so the total is known.
+    let opened;
+    try {
+      opened = [{ name: 'model.safetensors', ...(await files.open('model.safetensors', signal)) }];
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      let index;
+      try {
+        index = await files.text('model.safetensors.index.json', signal);
+      } catch {
+        throw e; // neither exists: report the missing model.safetensors
+      }
+      loaded += index.bytes ?? index.text.length;
+      opened = [];
+      for (const name of shardsFromIndex(index.text)) opened.push({ name, ...(await files.open(name, signal)) });
+    }
+    if (opened.every((f) => f.size !== undefined)) total = loaded + opened.reduce((s, f) => s + f.size, 0);
+    progress();
+
+    const buffers = [];
+    try {
+      for (const file of opened) {
+        check();
+        buffers.push({ name: file.name, buffer: await this.#readInto(file, (n) => {
+          loaded += n;
+          progress(file.name);
+        }) });
+      }
+      check();
+      this.model = call(() =>
+        this.M.Model.load(
+          { config: config.text, tokenizer: tokenizer.text, shards: buffers },
+          { weights, threads },
+        ),
+      );
+    } finally {
+      for (const b of buffers) b.buffer.delete(); // emptied by Model.load when it succeeded
+    }
+    try {
+      this.session = call(() => this.M.Session.create(this.model, contextLength ? { contextLength } : {}));
+    } catch (e) {
+      this.model.delete();
+      this.model = null;
+      throw e;
+    }
+    this.loadMs = now() - t0;
+    this.info = this.#describe();
+    return this.info;
+  }
+
+  // Streams one file's chunks into a wasm Buffer (the only copy of its bytes).
+  async #readInto(file, onBytes) {
+    const where = file.url ?? file.name;
+    if (file.size === undefined) {
+      // Unknown length (chunked or compressed transfer): gather, then copy once.
+      const { parts, size } = await readAll(file.chunks);
+      const buffer = call(() => new this.M.Buffer(size));
+      let offset = 0;
+      for (const p of parts) {
+        buffer.write(p, offset);
+        offset += p.length;
+        onBytes(p.length);
+      }
+      return buffer;
+    }
+    const buffer = call(() => new this.M.Buffer(file.size));
+    try {
+      let offset = 0;
+      for await (const chunk of file.chunks) {
+        if (offset + chunk.length > file.size)
+          throw new ModelLoadError(`${where}: more bytes than the announced ${file.size}`, { code: 'io' });
+        buffer.write(chunk, offset);
+        offset += chunk.length;
+        onBytes(chunk.length);
+      }
+      if (offset !== file.size)
+        throw new ModelLoadError(`${where}: download truncated (${offset} of ${file.size} bytes)`, { code: 'io' });
+      return buffer;
+    } catch (e) {
+      buffer.delete();
+      throw e;
+    }
+  }
+
+  #describe() {
+    const i = this.model.info();
+    return {
+      ...i,
+      contextLength: this.session.contextLength(),
+      memoryBytes: this.M.memoryBytes(),
+      sessionBytes: this.session.memoryBytes(),
+      loadMs: this.loadMs,
+    };
+  }
+
+  #requireModel() {
+    if (!this.model) throw new StateError('the model is not loaded (or was disposed)');
+  }
+
+  tokenize(text, { addSpecialTokens = true } = {}) {
+    this.#requireModel();
+    if (typeof text !== 'string') throw new InvalidOptionError('tokenize: text must be a string');
+    return call(() => this.model.tokenize(text, addSpecialTokens));
+  }
+
+  detokenize(ids, { skipSpecialTokens = true } = {}) {
+    this.#requireModel();
+    return call(() => this.model.detokenize(ids, skipSpecialTokens));
+  }
+
+  // Display text of one token (for the alternatives of topLogprobs).
+  #pieceText(id) {
+    let t = this.pieceCache.get(id);
+    if (t === undefined) {
+      t = this.model.detokenize([id], false);
+      this.pieceCache.set(id, t);
+    }
+    return t;
+  }
+
+  /**
+   * Runs one generation. onChunks(chunks[]) receives tokens in small batches
+   * (the first token alone, for a fast first paint); onPrefill(done, total)
+   * reports prompt progress. Resolves to the final result; rejects with
+   * AbortError when `signal` aborts, leaving the engine ready for the next call.
+   */
+  async generate(prompt, options, { signal, onChunks, onPrefill, yieldNow = this.platform.yieldNow } = {}) {
+    this.#requireModel();
+    if (typeof prompt !== 'string' && !Array.isArray(prompt))
+      throw new InvalidOptionError('prompt must be a string or an array of token ids');
+    if (signal?.aborted) throw abortError(signal);
+    const session = this.session;
+    call(() => session.start(prompt, options));
+    let batch = [];
+    let first = true;
+    let sliceStart = now();
+    try {
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal);
+        const ev = call(() => session.next());
+        if (ev.kind === 'done') break;
+        if (ev.kind === 'prefill') {
+          onPrefill?.(ev.done, ev.total);
+        } else {
+          const chunk = { id: ev.id, text: ev.text, logprob: ev.logprob };
+          if (ev.top) chunk.top = ev.top.map(([id, logprob]) => ({ id, text: this.#pieceText(id), logprob }));
+          batch.push(chunk);
+        }
+        const sliceOver = now() - sliceStart > SLICE_MS;
+        if (batch.length && (first || sliceOver || ev.last)) {
+          onChunks?.(batch);
+          batch = [];
+          first = false;
+        }
+        if (sliceOver || ev.kind === 'prefill') {
+          await yieldNow(); // lets abort messages and other work in
+          sliceStart = now();
+        }
+      }
+      if (batch.length) onChunks?.(batch);
+    } catch (e) {
+      session.cancel();
+      throw e;
+    }
+    const r = session.result();
+    return { text: r.text, ids: r.ids, promptIds: r.promptIds, reason: r.reason, stats: { ...r.stats, loadMs: this.loadMs } };
+  }
+
+  memory() {
+    return { memoryBytes: this.M.memoryBytes(), heapInUse: this.M.heapInUse() };
+  }
+
+  dispose() {
+    this.session?.delete();
+    this.model?.delete();
+    this.session = null;
+    this.model = null;
+    this.M.lmTerminateThreads?.();
+    this.M = null; // drop the instance: its memory goes with it
+  }
+}

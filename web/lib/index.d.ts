@@ -1,0 +1,174 @@
+// Type declarations for lm-wasm (both the browser and the Node entry).
+
+/** Where a model's files come from. */
+export type ModelSource =
+  /** A base URL holding config.json, tokenizer.json and model.safetensors (or an index and shards). */
+  | string
+  | URL
+  /** Files by name: { "config.json": File | Blob | ArrayBuffer | Uint8Array | string | object, ... }. */
+  | Record<string, Blob | ArrayBuffer | ArrayBufferView | string | object>
+  /** File objects (e.g. from <input type=file> or a drop), named by file name. */
+  | File[]
+  | FileList;
+
+export interface LoadProgress {
+  /** Bytes read so far, across all files. */
+  loaded: number;
+  /** Bytes in all files, once known. */
+  total?: number;
+  /** The file being read. */
+  file?: string;
+}
+
+export interface LoadOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Run the engine in a Web Worker / worker thread (default: true in browsers, false in Node). */
+  worker?: boolean;
+  /** Threads for the engine (needs a cross-origin isolated page in browsers). Default 1. */
+  threads?: number | 'auto';
+  /** Keep weights as stored, or convert at load. Default "auto". */
+  weights?: 'auto' | 'f32' | 'bf16';
+  /** KV-cache length in tokens (default: min(max_position_embeddings, 2048)). */
+  contextLength?: number;
+  /** Hugging Face revision for a repo id source (default "main"; "owner/name@rev" also works). */
+  revision?: string;
+  /** A fetch implementation (forces the in-process engine). */
+  fetch?: typeof fetch;
+}
+
+export interface ModelInfo {
+  architecture: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxContext: number;
+  contextLength: number;
+  parameters: number;
+  weightBytes: number;
+  weightDtype: string;
+  bosId: number;
+  eosIds: number[];
+  simd: string;
+  threads: number;
+  memoryBytes: number;
+  sessionBytes: number;
+  loadMs: number;
+}
+
+export interface GenerateOptions {
+  /** Default 256. Generation also stops when the context is full. */
+  maxTokens?: number;
+  /** 0 = greedy. Default 0.8. */
+  temperature?: number;
+  /** 0 = off. Default 40. */
+  topK?: number;
+  /** In (0, 1]; 1 = off. Default 0.9. */
+  topP?: number;
+  /** 1 = off (Hugging Face rule). Default 1. */
+  repetitionPenalty?: number;
+  /** Penalise only the last n tokens; 0 = all. Default 0. */
+  repetitionLastN?: number;
+  /** Integer in [0, 2^53 - 1]; the same seed gives the same tokens everywhere. Default: random. */
+  seed?: number;
+  /** Stop strings (not included in the text). */
+  stop?: string | string[];
+  /** Keep going past end-of-sequence tokens. */
+  ignoreEos?: boolean;
+  /** Report this many most likely alternatives per token (0..20). */
+  topLogprobs?: number;
+  /** An over-long prompt keeps its end instead of failing with ContextOverflowError. */
+  truncatePrompt?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface TokenAlternative {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+export interface Chunk {
+  /** The token id. */
+  id: number;
+  /** Text this token released (may be empty while a character or stop string is incomplete). */
+  text: string;
+  /** Log-probability of the token under the model. */
+  logprob?: number;
+  /** The most likely tokens at this step (with topLogprobs). */
+  top?: TokenAlternative[];
+}
+
+export type StopReason = 'eos' | 'max_tokens' | 'context' | 'stop' | 'cancelled';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  loadMs: number;
+  prefillMs: number;
+  timeToFirstTokenMs: number;
+  decodeMs: number;
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+export interface GenerationResult {
+  /** The continuation text (the chunks' texts concatenated). */
+  text: string;
+  /** Generated ids, including the end-of-sequence id when one ended the text. */
+  ids: number[];
+  promptIds: number[];
+  reason: StopReason;
+  stats: GenerationStats;
+}
+
+/** Iterate for chunks; await for the final result. */
+export declare class Generation implements AsyncIterable<Chunk>, PromiseLike<GenerationResult> {
+  readonly result: Promise<GenerationResult>;
+  abort(reason?: unknown): void;
+  then<A = GenerationResult, B = never>(
+    onfulfilled?: ((value: GenerationResult) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: any) => B | PromiseLike<B>) | null,
+  ): Promise<A | B>;
+  [Symbol.asyncIterator](): AsyncIterator<Chunk>;
+}
+
+export declare class LmModel {
+  readonly info: Readonly<ModelInfo>;
+  generate(prompt: string | number[], options?: GenerateOptions): Generation;
+  tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+  detokenize(ids: number[], options?: { skipSpecialTokens?: boolean }): Promise<string>;
+  memory(): Promise<{ memoryBytes: number; heapInUse: number }>;
+  dispose(): Promise<void>;
+}
+
+export declare function loadModel(source: ModelSource, options?: LoadOptions): Promise<LmModel>;
+
+export declare const GENERATE_DEFAULTS: Readonly<Required<Omit<GenerateOptions, 'seed' | 'signal'>>>;
+export declare function parseRepoId(s: string): { owner: string; name: string; revision?: string } | null;
+export declare function hfBaseUrl(repo: { owner: string; name: string }, revision?: string): string;
+
+export type ErrorCode =
+  | 'format'
+  | 'io'
+  | 'unsupported'
+  | 'invalid_argument'
+  | 'context_overflow'
+  | 'resource_limit'
+  | 'state'
+  | 'internal';
+
+export declare class LmError extends Error {
+  code: ErrorCode;
+}
+export declare class ModelLoadError extends LmError {}
+export declare class UnsupportedModelError extends ModelLoadError {}
+export declare class InvalidOptionError extends LmError {}
+export declare class ContextOverflowError extends LmError {}
+export declare class ResourceLimitError extends LmError {}
+export declare class StateError extends LmError {}
+export declare function isAbortError(e: unknown): boolean;

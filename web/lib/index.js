@@ -1,0 +1,26 @@
+// lm-wasm: Llama-format language models in WebAssembly.
+//
+//   import { loadModel } from 'lm-wasm';
+//   const model = await loadModel('https://example.com/models/story/');
+//   for await (const chunk of model.generate('Once upon a time')) show(chunk.text);
+//
+// This is the browser (default) entry: the engine runs in a Web Worker unless
+// { worker: false } is given. Node resolves to node.js instead.
+import { makeLoadModel } from './api.js';
+import { browserPlatform } from './browser-platform.js';
+import { browserWorkerPort } from './worker-client.js';
+
+export * from './errors.js';
+export { LmModel, Generation } from './model.js';
+export { GENERATE_DEFAULTS } from './options.js';
+export { parseRepoId, hfBaseUrl } from './sources.js';
+
+export const loadModel = makeLoadModel({
+  platform: browserPlatform,
+  workerByDefault: typeof Worker !== 'undefined',
+  workerPort: browserWorkerPort,
+  async createEngine() {
+    const { Engine } = await import('./engine.js');
+    return Engine.create(browserPlatform);
+  },
+});

@@ -1,0 +1,29 @@
+// lm-wasm's Node entry (chosen by the "node" condition of the exports map).
+// The engine runs in this thread by default; { worker: true } moves it to a
+// worker thread. Sources may also be directory paths.
+import { Worker } from 'node:worker_threads';
+import { makeLoadModel } from './api.js';
+import { Engine } from './engine.js';
+import { nodePlatform } from './node-platform.js';
+
+export * from './errors.js';
+export { LmModel, Generation } from './model.js';
+export { GENERATE_DEFAULTS } from './options.js';
+export { parseRepoId, hfBaseUrl } from './sources.js';
+
+function nodeWorkerPort() {
+  const worker = new Worker(new URL('./node-worker.js', import.meta.url));
+  return {
+    post: (msg) => worker.postMessage(msg),
+    terminate: () => worker.terminate(),
+    onMessage: (fn) => worker.on('message', fn),
+    onError: (fn) => worker.on('error', (e) => fn(e.message)),
+  };
+}
+
+export const loadModel = makeLoadModel({
+  platform: nodePlatform,
+  workerByDefault: false,
+  workerPort: nodeWorkerPort,
+  createEngine: () => Engine.create(nodePlatform),
+});

@@ -1,0 +1,195 @@
+// Model sources: where config.json, tokenizer.json and the safetensors
+// file(s) come from, read as streams of chunks so weights go straight into
+// WebAssembly memory without a second copy in JS.
+//
+// A "fileset" is { label, text(name, signal), open(name, signal) } where
+// open() resolves to { size (bytes, or undefined when unknown), chunks (an
+// async iterable of Uint8Array) } and rejects with ModelLoadError when the
+// file is missing. Node directories come from node-platform.js.
+import { ModelLoadError, InvalidOptionError, abortError, isAbortError } from './errors.js';
+
+export const HF_HOST = 'https://huggingface.co';
+const MAX_JSON_BYTES = 64 * 1024 * 1024; // tokenizer.json of large vocabularies is ~10 MB
+
+/** "owner/name" or "owner/name@revision": a Hugging Face repo id (not a URL or a path). */
+export function parseRepoId(s) {
+  const m = /^([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?:@([\w.\-/]+))?$/.exec(s);
+  return m ? { owner: m[1], name: m[2], revision: m[3] } : null;
+}
+
+export function hfBaseUrl(repo, revision = 'main') {
+  return `${HF_HOST}/${repo.owner}/${repo.name}/resolve/${encodeURIComponent(revision)}/`;
+}
+
+async function* readerChunks(reader, signal) {
+  try {
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock?.();
+  }
+}
+
+// --------------------------------------------------------------- URLs ---
+
+/** Files under a base URL, fetched with `fetchFn`. */
+export function urlFileset(base, { fetchFn = globalThis.fetch, label = base } = {}) {
+  if (typeof fetchFn !== 'function') throw new ModelLoadError('fetch() is not available here: pass options.fetch');
+  const baseUrl = base.endsWith('/') ? base : `${base}/`;
+  async function request(name, signal) {
+    const url = new URL(name, baseUrl).href;
+    let response;
+    try {
+      response = await fetchFn(url, { signal });
+    } catch (e) {
+      if (isAbortError(e) || signal?.aborted) throw abortError(signal);
+      throw new ModelLoadError(`${url}: could not fetch (${e?.message ?? e}); check the address and your connection`, { code: 'io' });
+    }
+    if (!response.ok) {
+      response.body?.cancel?.().catch(() => {});
+      const missing = response.status === 404 ? ' (no such file)' : '';
+      throw new ModelLoadError(`${url}: HTTP ${response.status} ${response.statusText}${missing}`.trim(), { code: 'io' });
+    }
+    return { url, response };
+  }
+  return {
+    label,
+    async text(name, signal) {
+      const { url, response } = await request(name, signal);
+      const length = Number(response.headers.get('content-length'));
+      if (length > MAX_JSON_BYTES) throw new ModelLoadError(`${url}: ${length} bytes is too large for a JSON file`, { code: 'format' });
+      return { text: await response.text(), bytes: length || undefined };
+    },
+    async open(name, signal) {
+      const { url, response } = await request(name, signal);
+      const type = response.headers.get('content-type') ?? '';
+      if (/text\/html/i.test(type))
+        throw new ModelLoadError(`${url}: the server sent an HTML page, not ${name}; is the URL right?`, { code: 'format' });
+      // With a content encoding, Content-Length is the compressed size: unknown.
+      const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+      const length = response.headers.get('content-length');
+      const size = !encoded && length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+      if (!response.body) throw new ModelLoadError(`${url}: empty response body`, { code: 'io' });
+      return { size, url, chunks: readerChunks(response.body.getReader(), signal) };
+    },
+  };
+}
+
+// ---------------------------------------------------------- in memory ---
+
+function bytesOf(value) {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return null;
+}
+
+function isBlob(v) {
+  return typeof Blob !== 'undefined' && v instanceof Blob;
+}
+
+/**
+ * Files given as objects: a map { "config.json": File | Blob | ArrayBuffer |
+ * Uint8Array | string | object, ... }, or an array / FileList of File objects
+ * (named by file name, folders ignored).
+ */
+export function memoryFileset(files, label = 'the files given') {
+  const map = new Map();
+  const list = Array.isArray(files) || (typeof FileList !== 'undefined' && files instanceof FileList) ? [...files] : null;
+  if (list) {
+    for (const f of list) {
+      if (!isBlob(f) || typeof f.name !== 'string')
+        throw new InvalidOptionError('model files given as a list must be File objects');
+      map.set(f.name.split('/').pop(), f);
+    }
+  } else {
+    for (const [name, value] of Object.entries(files)) map.set(name.split('/').pop(), value);
+  }
+  const get = (name) => {
+    if (!map.has(name)) throw new ModelLoadError(`${name} is missing from ${label}`, { code: 'io' });
+    return map.get(name);
+  };
+  return {
+    label,
+    has: (name) => map.has(name),
+    async text(name) {
+      const v = get(name);
+      if (typeof v === 'string') return { text: v, bytes: v.length };
+      if (isBlob(v)) {
+        if (v.size > MAX_JSON_BYTES) throw new ModelLoadError(`${name}: ${v.size} bytes is too large for a JSON file`, { code: 'format' });
+        return { text: await v.text(), bytes: v.size };
+      }
+      const bytes = bytesOf(v);
+      if (bytes) return { text: new TextDecoder().decode(bytes), bytes: bytes.length };
+      if (v && typeof v === 'object') return { text: JSON.stringify(v), bytes: undefined };
+      throw new InvalidOptionError(`${name} must be a File, Blob, ArrayBuffer, Uint8Array or string`);
+    },
+    async open(name, signal) {
+      const v = get(name);
+      if (isBlob(v)) return { size: v.size, chunks: readerChunks(v.stream().getReader(), signal) };
+      const bytes = bytesOf(v);
+      if (!bytes) throw new InvalidOptionError(`${name} must be a File, Blob, ArrayBuffer or Uint8Array`);
+      // Big arrays go in slices so progress and abort stay responsive.
+      async function* slices() {
+        const step = 16 << 20;
+        for (let i = 0; i < bytes.length; i += step) {
+          if (signal?.aborted) throw abortError(signal);
+          yield bytes.subarray(i, Math.min(bytes.length, i + step));
+        }
+      }
+      return { size: bytes.length, chunks: slices() };
+    },
+  };
+}
+
+// ----------------------------------------------------------- resolving ---
+
+/**
+ * Turns a loadModel() source into a fileset. Strings are, in order: a Node
+ * directory or file: URL (via platform.localFileset), an http(s) URL or a
+ * relative URL ("./models/story/", "models/story/"), a Hugging Face repo id
+ * "owner/name[@revision]". Objects are files (see memoryFileset).
+ */
+export async function resolveSource(source, { platform, fetchFn, revision } = {}) {
+  if (source instanceof URL) source = source.href;
+  if (typeof source === 'string') {
+    if (source.length === 0) throw new InvalidOptionError('model source is an empty string');
+    const local = await platform?.localFileset?.(source);
+    if (local) return local;
+    if (/^https?:\/\//i.test(source)) return urlFileset(source, { fetchFn });
+    const repo = !source.endsWith('/') && !source.startsWith('.') ? parseRepoId(source) : null;
+    if (repo) {
+      const rev = repo.revision ?? revision ?? 'main';
+      return urlFileset(hfBaseUrl(repo, rev), { fetchFn, label: `huggingface.co/${repo.owner}/${repo.name}@${rev}` });
+    }
+    if (platform?.isNode) throw new ModelLoadError(`${source}: no such directory, and not a URL or a Hugging Face repo id ("owner/name")`, { code: 'io' });
+    const base = globalThis.location?.href;
+    if (!base) throw new InvalidOptionError(`cannot resolve the relative URL ${source} here; pass an absolute URL`);
+    return urlFileset(new URL(source, base).href, { fetchFn });
+  }
+  if (source && typeof source === 'object') return memoryFileset(source);
+  throw new InvalidOptionError('model source must be a URL, a Hugging Face repo id, a directory path (Node), or files');
+}
+
+/** Shard names from model.safetensors.index.json: unique, in order of first use, plain file names. */
+export function shardsFromIndex(text) {
+  let index;
+  try {
+    index = JSON.parse(text);
+  } catch (e) {
+    throw new ModelLoadError(`model.safetensors.index.json: invalid JSON (${e.message})`, { code: 'format' });
+  }
+  const map = index?.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new ModelLoadError('model.safetensors.index.json: no "weight_map" object', { code: 'format' });
+  const names = [...new Set(Object.values(map))];
+  if (names.length === 0) throw new ModelLoadError('model.safetensors.index.json: "weight_map" is empty', { code: 'format' });
+  for (const n of names)
+    if (typeof n !== 'string' || n === '' || n.includes('/') || n.includes('\\') || n === '..')
+      throw new ModelLoadError(`model.safetensors.index.json: invalid shard file name ${JSON.stringify(n)}`, { code: 'format' });
+  return names;
+}

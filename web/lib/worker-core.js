@@ -1,0 +1,73 @@
+// The engine side of the worker protocol, shared by the browser worker
+// (worker.js) and the Node worker thread (node-worker.js).
+//
+// Protocol. Every request is { id, type, ... } and gets exactly one final
+// reply, { id, type: 'result', value } or { id, type: 'error', error:
+// { name, message, code } }, possibly preceded by events for the same id:
+//   load       { source, options }  events { type: 'progress', loaded, total, file }
+//                                    value: model info
+//   generate   { prompt, options }  events { type: 'chunks', chunks: [{ id, text, logprob, top? }] }
+//                                    value: { text, ids, promptIds, reason, stats }
+//   tokenize   { text, options }     value: ids
+//   detokenize { ids, options }      value: text
+//   memory     {}                    value: { memoryBytes, heapInUse }
+//   dispose    {}                    value: null; the worker then holds nothing
+//   abort      { target }            no reply; request `target` ends with an AbortError
+// Requests run one at a time in arrival order; `abort` is handled at once.
+import { Engine } from './engine.js';
+import { toWire } from './errors.js';
+
+export function serveEngine(platform, post, onMessage) {
+  let engine = null;
+  let tail = Promise.resolve();
+  const controllers = new Map(); // request id -> AbortController
+
+  const handlers = {
+    async load(msg, signal) {
+      engine = await Engine.create(platform);
+      try {
+        return await engine.load(msg.source, {
+          ...msg.options,
+          signal,
+          onProgress: (p) => post({ id: msg.id, type: 'progress', ...p }),
+        });
+      } catch (e) {
+        engine.dispose();
+        engine = null;
+        throw e;
+      }
+    },
+    generate: (msg, signal) =>
+      engine.generate(msg.prompt, msg.options, { signal, onChunks: (chunks) => post({ id: msg.id, type: 'chunks', chunks }) }),
+    tokenize: (msg) => engine.tokenize(msg.text, msg.options),
+    detokenize: (msg) => engine.detokenize(msg.ids, msg.options),
+    memory: () => engine.memory(),
+    dispose() {
+      engine?.dispose();
+      engine = null;
+      return null;
+    },
+  };
+
+  onMessage((msg) => {
+    if (msg.type === 'abort') {
+      controllers.get(msg.target)?.abort();
+      return;
+    }
+    const handler = handlers[msg.type];
+    const controller = new AbortController();
+    controllers.set(msg.id, controller);
+    const run = async () => {
+      try {
+        if (!handler) throw new Error(`unknown request type '${msg.type}'`);
+        if (!engine && msg.type !== 'load' && msg.type !== 'dispose') throw Object.assign(new Error('no model loaded'), { code: 'state' });
+        post({ id: msg.id, type: 'result', value: await handler(msg, controller.signal) });
+      } catch (e) {
+        post({ id: msg.id, type: 'error', error: toWire(e) });
+      } finally {
+        controllers.delete(msg.id);
+      }
+    };
+    tail = tail.then(run);
+  });
+}
