@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 
 scripts/setup.sh native wasm
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# (Re)install dev dependencies when the lock file is newer than the install.
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 
 echo "== build"
 scripts/build.sh native

@@ -5,21 +5,25 @@ import { normalizeLoadOptions } from './options.js';
 import { WorkerClient } from './worker-client.js';
 
 /**
- * env: { platform, createEngine(): Promise<Engine>, workerPort(): port | null,
- *        workerByDefault: boolean }
+ * env: { platform, createEngine({ wasmUrl }): Promise<Engine>, workerPort(workerUrl): port,
+ *        workerByDefault: boolean, cacheByDefault: boolean, resolveSource?(source) }
  */
 export function makeLoadModel(env) {
   return async function loadModel(source, options = {}) {
     const o = normalizeLoadOptions(options);
+    if (env.resolveSource) source = env.resolveSource(source);
     if (o.signal?.aborted) throw abortError(o.signal);
     const useWorker = (o.worker ?? env.workerByDefault) && !o.fetch;
-    const backend = useWorker ? new WorkerClient(env.workerPort()) : await env.createEngine();
+    const wasmUrl = o.wasmUrl === undefined ? undefined : String(o.wasmUrl);
+    const backend = useWorker ? new WorkerClient(env.workerPort(o.workerUrl)) : await env.createEngine({ wasmUrl });
     const loadOptions = {
       onProgress: o.onProgress,
       signal: o.signal,
       weights: o.weights ?? 'auto',
       contextLength: o.contextLength,
       revision: o.revision,
+      cache: o.cache ?? env.cacheByDefault ?? false,
+      wasmUrl,
       threads: o.threads === 'auto' || o.threads === undefined ? 1 : o.threads,
       ...(o.fetch ? { fetchFn: o.fetch } : {}),
     };

@@ -9,36 +9,39 @@ import createLmWasm from '../../dist/lm-wasm.mjs';
 import { ModelLoadError, InvalidOptionError, StateError, abortError, toLmError } from './errors.js';
 import { resolveSource, shardsFromIndex } from './sources.js';
 
-/** Where the browser fetches the .wasm from; bundlers see this and copy the asset. */
+/** Where the .wasm is by default. Vite, webpack and Parcel see this pattern and copy the asset;
+ * with other bundlers pass loadModel's wasmUrl option. */
 export const WASM_URL = new URL('../../dist/lm-wasm.wasm', import.meta.url);
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const SLICE_MS = 8; // longest run of work between two yields to the event loop
 
-let compiled = null; // Promise<WebAssembly.Module>, one per realm
+const compiled = new Map(); // wasm URL -> Promise<WebAssembly.Module>, compiled once per realm
 
-function compileOnce(platform) {
-  compiled ??= (async () => {
-    if (platform.readWasm) return WebAssembly.compile(await platform.readWasm(WASM_URL));
-    if (WebAssembly.compileStreaming) {
-      try {
-        return await WebAssembly.compileStreaming(fetch(WASM_URL));
-      } catch {
-        // A server that does not send application/wasm: compile from bytes instead.
+function compileOnce(platform, url) {
+  const key = url.href;
+  if (!compiled.has(key)) {
+    const compiling = (async () => {
+      if (platform.readWasm && url.protocol === 'file:') return WebAssembly.compile(await platform.readWasm(url));
+      if (WebAssembly.compileStreaming) {
+        try {
+          return await WebAssembly.compileStreaming(fetch(url));
+        } catch {
+          // A server that does not send application/wasm: compile from bytes instead.
+        }
       }
-    }
-    const response = await fetch(WASM_URL);
-    if (!response.ok) throw new ModelLoadError(`${WASM_URL.href}: HTTP ${response.status}`, { code: 'io' });
-    return WebAssembly.compile(await response.arrayBuffer());
-  })();
-  compiled.catch(() => {
-    compiled = null; // let a later attempt retry
-  });
-  return compiled;
+      const response = await fetch(url);
+      if (!response.ok) throw new ModelLoadError(`${url.href}: HTTP ${response.status}`, { code: 'io' });
+      return WebAssembly.compile(await response.arrayBuffer());
+    })();
+    compiled.set(key, compiling);
+    compiling.catch(() => compiled.delete(key)); // let a later attempt retry
+  }
+  return compiled.get(key);
 }
 
-async function instantiate(platform) {
-  const wasmModule = await compileOnce(platform);
+async function instantiate(platform, wasmUrl) {
+  const wasmModule = await compileOnce(platform, wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : WASM_URL);
   return createLmWasm({
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
@@ -68,9 +71,12 @@ async function readAll(chunks) {
 }
 
 export class Engine {
-  /** platform: see node-platform.js / browser-platform.js. */
-  static async create(platform) {
-    const M = await instantiate(platform);
+  /**
+   * platform: see node-platform.js / browser-platform.js. wasmUrl: where
+   * lm-wasm.wasm is, when a bundler did not keep it next to the glue.
+   */
+  static async create(platform, { wasmUrl } = {}) {
+    const M = await instantiate(platform, wasmUrl);
     return new Engine(M, platform);
   }
 
@@ -88,13 +94,13 @@ export class Engine {
    * Downloads / reads the model files into wasm memory and loads the model.
    * onProgress({ loaded, total, file }) reports bytes across all files.
    */
-  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, threads = 1 } = {}) {
+  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, threads = 1, cache = false } = {}) {
     if (this.model) throw new StateError('this engine already holds a model');
     const t0 = now();
     const check = () => {
       if (signal?.aborted) throw abortError(signal);
     };
-    const files = await resolveSource(source, { platform: this.platform, fetchFn, revision });
+    const files = await resolveSource(source, { platform: this.platform, fetchFn, revision, cache });
     let loaded = 0;
     let total;
     const progress = (file) => onProgress?.({ loaded, total, file });

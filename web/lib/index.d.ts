@@ -35,6 +35,12 @@ export interface LoadOptions {
   revision?: string;
   /** A fetch implementation (forces the in-process engine). */
   fetch?: typeof fetch;
+  /** Keep downloaded files in the browser's Cache API and reuse them (default true in browsers). */
+  cache?: boolean;
+  /** Where lm-wasm.wasm is served, when a bundler did not keep it next to the glue (e.g. esbuild). */
+  wasmUrl?: string | URL;
+  /** Where the (bundled) worker script is served, when a bundler did not keep worker.js. */
+  workerUrl?: string | URL;
 }
 
 export interface ModelInfo {
@@ -151,6 +157,18 @@ export declare function loadModel(source: ModelSource, options?: LoadOptions): P
 export declare const GENERATE_DEFAULTS: Readonly<Required<Omit<GenerateOptions, 'seed' | 'signal'>>>;
 export declare function parseRepoId(s: string): { owner: string; name: string; revision?: string } | null;
 export declare function hfBaseUrl(repo: { owner: string; name: string }, revision?: string): string;
+
+export interface CachedModel {
+  /** The base URL the files were downloaded from. */
+  source: string;
+  files: { name: string; bytes: number }[];
+  bytes: number;
+}
+/** Models whose files this browser keeps (empty in Node). */
+export declare function listCachedModels(): Promise<CachedModel[]>;
+/** Deletes the kept files of one model; resolves to the number of files removed. */
+export declare function deleteCachedModel(source: string): Promise<number>;
+export declare const CACHE_NAME: string;
 
 export type ErrorCode =
   | 'format'

@@ -8,19 +8,25 @@
 // { worker: false } is given. Node resolves to node.js instead.
 import { makeLoadModel } from './api.js';
 import { browserPlatform } from './browser-platform.js';
+import { isRelativeUrlSource } from './sources.js';
 import { browserWorkerPort } from './worker-client.js';
 
 export * from './errors.js';
 export { LmModel, Generation } from './model.js';
 export { GENERATE_DEFAULTS } from './options.js';
 export { parseRepoId, hfBaseUrl } from './sources.js';
+export { listCachedModels, deleteCachedModel, CACHE_NAME } from './model-cache.js';
 
 export const loadModel = makeLoadModel({
   platform: browserPlatform,
   workerByDefault: typeof Worker !== 'undefined',
+  cacheByDefault: true,
+  // A worker's own location is not the page's: resolve page-relative URLs here.
+  resolveSource: (source) =>
+    isRelativeUrlSource(source) && globalThis.document ? new URL(source, document.baseURI).href : source,
   workerPort: browserWorkerPort,
-  async createEngine() {
+  async createEngine(options) {
     const { Engine } = await import('./engine.js');
-    return Engine.create(browserPlatform);
+    return Engine.create(browserPlatform, options);
   },
 });

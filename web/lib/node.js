@@ -10,9 +10,10 @@ export * from './errors.js';
 export { LmModel, Generation } from './model.js';
 export { GENERATE_DEFAULTS } from './options.js';
 export { parseRepoId, hfBaseUrl } from './sources.js';
+export { listCachedModels, deleteCachedModel, CACHE_NAME } from './model-cache.js';
 
-function nodeWorkerPort() {
-  const worker = new Worker(new URL('./node-worker.js', import.meta.url));
+function nodeWorkerPort(workerUrl) {
+  const worker = new Worker(workerUrl ?? new URL('./node-worker.js', import.meta.url));
   return {
     post: (msg) => worker.postMessage(msg),
     terminate: () => worker.terminate(),
@@ -25,5 +26,5 @@ export const loadModel = makeLoadModel({
   platform: nodePlatform,
   workerByDefault: false,
   workerPort: nodeWorkerPort,
-  createEngine: () => Engine.create(nodePlatform),
+  createEngine: (options) => Engine.create(nodePlatform, options),
 });

@@ -88,7 +88,7 @@ export function normalizeGenerateOptions(options = {}) {
   return { engine, signal: o.signal };
 }
 
-const LOAD_KEYS = new Set(['onProgress', 'signal', 'worker', 'threads', 'weights', 'contextLength', 'revision', 'cache', 'fetch']);
+const LOAD_KEYS = new Set(['onProgress', 'signal', 'worker', 'threads', 'weights', 'contextLength', 'revision', 'cache', 'fetch', 'wasmUrl', 'workerUrl']);
 
 /** Validates loadModel() options. */
 export function normalizeLoadOptions(options = {}) {
@@ -106,5 +106,7 @@ export function normalizeLoadOptions(options = {}) {
   if (o.revision !== undefined && (typeof o.revision !== 'string' || !/^[\w.\-/]+$/.test(o.revision)))
     fail('revision must be a branch, tag or commit name');
   if (o.fetch !== undefined && typeof o.fetch !== 'function') fail('fetch must be a function');
+  for (const key of ['wasmUrl', 'workerUrl'])
+    if (o[key] !== undefined && typeof o[key] !== 'string' && !(o[key] instanceof URL)) fail(`${key} must be a URL or a string`);
   return o;
 }

@@ -7,6 +7,7 @@
 // async iterable of Uint8Array) } and rejects with ModelLoadError when the
 // file is missing. Node directories come from node-platform.js.
 import { ModelLoadError, InvalidOptionError, abortError, isAbortError } from './errors.js';
+import { cacheAvailable, cachingFetch } from './model-cache.js';
 
 export const HF_HOST = 'https://huggingface.co';
 const MAX_JSON_BYTES = 64 * 1024 * 1024; // tokenizer.json of large vocabularies is ~10 MB
@@ -36,9 +37,10 @@ async function* readerChunks(reader, signal) {
 
 // --------------------------------------------------------------- URLs ---
 
-/** Files under a base URL, fetched with `fetchFn`. */
-export function urlFileset(base, { fetchFn = globalThis.fetch, label = base } = {}) {
+/** Files under a base URL, fetched with `fetchFn`, through the model cache when `cache` is set. */
+export function urlFileset(base, { fetchFn = globalThis.fetch, label = base, cache = false } = {}) {
   if (typeof fetchFn !== 'function') throw new ModelLoadError('fetch() is not available here: pass options.fetch');
+  if (cache && cacheAvailable()) fetchFn = cachingFetch(fetchFn);
   const baseUrl = base.endsWith('/') ? base : `${base}/`;
   async function request(name, signal) {
     const url = new URL(name, baseUrl).href;
@@ -149,27 +151,36 @@ export function memoryFileset(files, label = 'the files given') {
 // ----------------------------------------------------------- resolving ---
 
 /**
+ * Whether a string source is a URL relative to the page ("./models/story/",
+ * "/models/x/", "models/story/"): not absolute, not a Hugging Face repo id.
+ */
+export function isRelativeUrlSource(source) {
+  if (typeof source !== 'string' || /^[a-z][a-z0-9+.-]*:/i.test(source)) return false;
+  return !(parseRepoId(source) && !source.endsWith('/') && !source.startsWith('.'));
+}
+
+/**
  * Turns a loadModel() source into a fileset. Strings are, in order: a Node
  * directory or file: URL (via platform.localFileset), an http(s) URL or a
  * relative URL ("./models/story/", "models/story/"), a Hugging Face repo id
  * "owner/name[@revision]". Objects are files (see memoryFileset).
  */
-export async function resolveSource(source, { platform, fetchFn, revision } = {}) {
+export async function resolveSource(source, { platform, fetchFn, revision, cache } = {}) {
   if (source instanceof URL) source = source.href;
   if (typeof source === 'string') {
     if (source.length === 0) throw new InvalidOptionError('model source is an empty string');
     const local = await platform?.localFileset?.(source);
     if (local) return local;
-    if (/^https?:\/\//i.test(source)) return urlFileset(source, { fetchFn });
-    const repo = !source.endsWith('/') && !source.startsWith('.') ? parseRepoId(source) : null;
+    if (/^https?:\/\//i.test(source)) return urlFileset(source, { fetchFn, cache });
+    const repo = isRelativeUrlSource(source) ? null : parseRepoId(source);
     if (repo) {
       const rev = repo.revision ?? revision ?? 'main';
-      return urlFileset(hfBaseUrl(repo, rev), { fetchFn, label: `huggingface.co/${repo.owner}/${repo.name}@${rev}` });
+      return urlFileset(hfBaseUrl(repo, rev), { fetchFn, cache, label: `huggingface.co/${repo.owner}/${repo.name}@${rev}` });
     }
     if (platform?.isNode) throw new ModelLoadError(`${source}: no such directory, and not a URL or a Hugging Face repo id ("owner/name")`, { code: 'io' });
     const base = globalThis.location?.href;
     if (!base) throw new InvalidOptionError(`cannot resolve the relative URL ${source} here; pass an absolute URL`);
-    return urlFileset(new URL(source, base).href, { fetchFn });
+    return urlFileset(new URL(source, base).href, { fetchFn, cache });
   }
   if (source && typeof source === 'object') return memoryFileset(source);
   throw new InvalidOptionError('model source must be a URL, a Hugging Face repo id, a directory path (Node), or files');

@@ -79,9 +79,11 @@ export class WorkerClient {
   }
 }
 
-/** A port over a browser module Worker running worker.js. */
-export function browserWorkerPort() {
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'lm-wasm' });
+/** A port over a browser module Worker running worker.js (or a bundled copy at workerUrl). */
+export function browserWorkerPort(workerUrl) {
+  const worker = workerUrl
+    ? new Worker(workerUrl, { type: 'module', name: 'lm-wasm' })
+    : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'lm-wasm' });
   return {
     post: (msg) => worker.postMessage(msg),
     terminate: () => worker.terminate(),

@@ -4,7 +4,8 @@
 // Protocol. Every request is { id, type, ... } and gets exactly one final
 // reply, { id, type: 'result', value } or { id, type: 'error', error:
 // { name, message, code } }, possibly preceded by events for the same id:
-//   load       { source, options }  events { type: 'progress', loaded, total, file }
+//   load       { source, options: { weights, contextLength, revision, threads, cache, wasmUrl } }
+//                                    events { type: 'progress', loaded, total, file }
 //                                    value: model info
 //   generate   { prompt, options }  events { type: 'chunks', chunks: [{ id, text, logprob, top? }] }
 //                                    value: { text, ids, promptIds, reason, stats }
@@ -24,7 +25,7 @@ export function serveEngine(platform, post, onMessage) {
 
   const handlers = {
     async load(msg, signal) {
-      engine = await Engine.create(platform);
+      engine = await Engine.create(platform, { wasmUrl: msg.options.wasmUrl });
       try {
         return await engine.load(msg.source, {
           ...msg.options,
