@@ -137,7 +137,7 @@ Generator::Step Generator::step(TokenEvent& event) {
     const ModelConfig& c = model_->config();
     // Only ids the tokenizer can decode are candidates (some models pad the embedding).
     const int n_candidates = std::min(c.vocab_size, model_->tokenizer().vocab_size());
-    const int32_t id = sampler_.sample(state_.logits.data(), n_candidates, ids_, /*want_logprob=*/true);
+    const int32_t id = sampler_.sample(state_.logits.data(), n_candidates, ids_);
     ids_.push_back(id);
     feed_last_ = true;
     if (++stats_.generated_tokens == 1) {
@@ -147,7 +147,8 @@ Generator::Step Generator::step(TokenEvent& event) {
 
     event.id = id;
     event.text.clear();
-    event.logprob = sampler_.logprob();
+    event.has_logprob = sampler_.reports_logprobs();
+    event.logprob = event.has_logprob ? sampler_.logprob() : 0.0f;
     event.top.assign(sampler_.top().begin(), sampler_.top().end());
     event.last = false;
 

@@ -46,6 +46,7 @@ const char* stop_reason_name(StopReason reason);  // "eos", "max_tokens", "conte
 struct TokenEvent {
   int32_t id = -1;
   std::string text;                 // text delta released by this token (may be empty)
+  bool has_logprob = false;         // logprob and top were computed (options.sampling.logprobs / top_logprobs)
   float logprob = 0.0f;             // log-probability under the model (see Sampler)
   std::vector<TokenLogprob> top;    // the top_logprobs most likely tokens at this step
   bool last = false;                // generation ended with this token

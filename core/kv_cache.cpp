@@ -1,5 +1,6 @@
 #include "kv_cache.h"
 
+#include <cstring>
 #include <string>
 
 #include "error.h"
@@ -12,9 +13,15 @@ KvCache::KvCache(const ModelConfig& config, int context_length)
     throw Error(ErrorKind::kInvalidArgument, "context length must be between 1 and " +
                                                  std::to_string(config.max_position_embeddings) + ", got " +
                                                  std::to_string(context_length));
-  const Shape shape{config.num_hidden_layers, n_kv_heads_, context_length, head_dim_};
-  keys_.resize(shape);
-  values_.resize(shape);
+  keys_.resize(Shape{config.num_hidden_layers, n_kv_heads_, head_dim_, context_length});
+  values_.resize(Shape{config.num_hidden_layers, n_kv_heads_, context_length, head_dim_});
+}
+
+void KvCache::store(int layer, int kv_head, int pos, const float* key, const float* value) {
+  float* kt = keys_.data() + block(layer, kv_head) + pos;
+  for (int d = 0; d < head_dim_; ++d) kt[static_cast<size_t>(d) * context_length_] = key[d];
+  std::memcpy(values_.data() + block(layer, kv_head) + static_cast<size_t>(pos) * head_dim_, value,
+              sizeof(float) * static_cast<size_t>(head_dim_));
 }
 
 size_t KvCache::bytes_needed(const ModelConfig& config, int context_length) {

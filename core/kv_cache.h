@@ -20,22 +20,27 @@ class KvCache {
   size_t bytes() const { return keys_.bytes() + values_.bytes(); }
   static size_t bytes_needed(const ModelConfig& config, int context_length);
 
-  // Key / value vector [head_dim] of one kv head at one position. Each head's
-  // positions are contiguous, so attention walks memory linearly.
-  float* key(int layer, int kv_head, int pos) { return keys_.data() + offset(layer, kv_head, pos); }
-  float* value(int layer, int kv_head, int pos) { return values_.data() + offset(layer, kv_head, pos); }
-  const float* key(int layer, int kv_head, int pos) const { return keys_.data() + offset(layer, kv_head, pos); }
-  const float* value(int layer, int kv_head, int pos) const { return values_.data() + offset(layer, kv_head, pos); }
+  // Keys of one kv head, transposed: [head_dim, context_length], so the
+  // scores of consecutive positions are computed as one vector (ops.h attention).
+  const float* keys_t(int layer, int kv_head) const { return keys_.data() + block(layer, kv_head); }
+  // Values of one kv head: [context_length, head_dim].
+  const float* values(int layer, int kv_head) const { return values_.data() + block(layer, kv_head); }
+
+  // Writes the key and value vectors [head_dim] of one kv head at one position.
+  void store(int layer, int kv_head, int pos, const float* key, const float* value);
+  // Element d of the key at `pos` (tests and debugging).
+  float key_at(int layer, int kv_head, int pos, int d) const {
+    return keys_t(layer, kv_head)[static_cast<size_t>(d) * context_length_ + static_cast<size_t>(pos)];
+  }
 
  private:
-  size_t offset(int layer, int kv_head, int pos) const {
-    return ((static_cast<size_t>(layer) * n_kv_heads_ + static_cast<size_t>(kv_head)) * context_length_ +
-            static_cast<size_t>(pos)) * head_dim_;
+  size_t block(int layer, int kv_head) const {
+    return (static_cast<size_t>(layer) * n_kv_heads_ + static_cast<size_t>(kv_head)) * context_length_ * head_dim_;
   }
   int context_length_;
   int n_kv_heads_;
   int head_dim_;
-  Tensor<float> keys_;    // [layers, kv_heads, context_length, head_dim]
+  Tensor<float> keys_;    // [layers, kv_heads, head_dim, context_length]
   Tensor<float> values_;  // [layers, kv_heads, context_length, head_dim]
 };
 

@@ -268,25 +268,15 @@ void Model::forward(std::span<const int32_t> tokens, int pos, KvCache& cache, Ru
       const float* sin = s.rope_sin.data() + t * half;
       rope(q + t * q_dim, n_heads, hd, cos, sin);
       rope(k + t * kv_dim, n_kv, hd, cos, sin);
-      for (int g = 0; g < n_kv; ++g) {
-        std::memcpy(cache.key(l, g, pos + t), k + t * kv_dim + g * hd, sizeof(float) * static_cast<size_t>(hd));
-        std::memcpy(cache.value(l, g, pos + t), v + t * kv_dim + g * hd, sizeof(float) * static_cast<size_t>(hd));
-      }
+      for (int g = 0; g < n_kv; ++g) cache.store(l, g, pos + t, k + t * kv_dim + g * hd, v + t * kv_dim + g * hd);
     }
-    // Causal grouped-query attention: token t (position pos+t) sees positions 0..pos+t.
-    for (int t = 0; t < n; ++t) {
-      const int len = pos + t + 1;
-      for (int h = 0; h < n_heads; ++h) {
-        const int g = h / group;
-        const float* qh = q + t * q_dim + h * hd;
-        float* sc = s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(cache.context_length());
-        for (int p = 0; p < len; ++p) sc[p] = dot(qh, cache.key(l, g, p), hd) * attn_scale;
-        softmax(sc, len);
-        float* out = att + t * q_dim + h * hd;
-        std::memset(out, 0, sizeof(float) * static_cast<size_t>(hd));
-        for (int p = 0; p < len; ++p) axpy(out, sc[p], cache.value(l, g, p), hd);
-      }
-    }
+    // Causal grouped-query attention: token t (position pos+t) sees positions
+    // 0..pos+t; query head h reads kv head h / group.
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < n_heads; ++h)
+        attention(att + t * q_dim + h * hd, q + t * q_dim + h * hd, cache.keys_t(l, h / group),
+                  cache.values(l, h / group), hd, cache.context_length(), pos + t + 1, attn_scale,
+                  s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(cache.context_length()));
     matmul_bt(xb2, d, att, q_dim, L.wo, n, 1.0f, 0.0f, pool);
     add(x, xb2, n * d);
 

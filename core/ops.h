@@ -36,6 +36,13 @@ void matvec(float* y, const WeightRef& W, const float* x, ThreadPool* pool = nul
 // with c = cos[i], s = sin[i] for this token's position.
 void rope(float* x, int n_heads, int head_dim, const float* cos, const float* sin);
 
+// One query head attending to positions 0..len-1 of one kv head:
+//   scores[p] = scale * q . k_p,  probs = softmax(scores),  out = sum_p probs[p] v_p
+//   q: [head_dim]; keys_t: [head_dim, stride] (transposed, position fastest);
+//   values: [>= len, head_dim]; scores: [>= len] scratch; out: [head_dim].
+void attention(float* out, const float* q, const float* keys_t, const float* values, int head_dim, int stride,
+               int len, float scale, float* scores);
+
 // In place, numerically stable: x <- exp(x - max) / sum.
 void softmax(float* x, int n);
 
@@ -43,6 +50,9 @@ void softmax(float* x, int n);
 void silu(float* x, int n);
 // gate <- silu(gate) * up   (the SwiGLU MLP's elementwise part)
 void swiglu(float* gate, const float* up, int n);
+
+// log(sum_i exp(x[i])), computed stably.
+float log_sum_exp(const float* x, int n);
 
 // y <- y + x
 void add(float* y, const float* x, int n);
@@ -59,6 +69,8 @@ void rmsnorm(float* out, const float* x, const float* weight, int n, float eps);
 void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, float alpha, float beta);
 void matvec(float* y, const WeightRef& W, const float* x);
 void rope(float* x, int n_heads, int head_dim, const float* cos, const float* sin);
+void attention(float* out, const float* q, const float* keys_t, const float* values, int head_dim, int stride,
+               int len, float scale, float* scores);
 void softmax(float* x, int n);
 void silu(float* x, int n);
 void swiglu(float* gate, const float* up, int n);

@@ -77,14 +77,9 @@ void Sampler::reset(const SamplerOptions& options) {
   rng_.seed_with(options.seed);
 }
 
-void Sampler::compute_logprobs(const float* logits, int n, bool want_logprob) {
+void Sampler::compute_logprobs(const float* logits, int n) {
   top_.clear();
-  if (!want_logprob && options_.top_logprobs == 0) return;
-  float mx = logits[0];
-  for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
-  float sum = 0.0f;
-  for (int i = 0; i < n; ++i) sum += simd::exp(logits[i] - mx);
-  log_norm_ = mx + std::log(sum);
+  log_norm_ = log_sum_exp(logits, n);
   const int k = std::min(options_.top_logprobs, n);
   if (k == 0) return;
   for (int i = 0; i < n; ++i) order_[static_cast<size_t>(i)] = i;
@@ -156,11 +151,11 @@ int32_t Sampler::draw(const float* logits, int n) {
   return order_[static_cast<size_t>(m - 1)];  // r rounded up to sum
 }
 
-int32_t Sampler::sample(float* logits, int n, std::span<const int32_t> history, bool want_logprob) {
+int32_t Sampler::sample(float* logits, int n, std::span<const int32_t> history) {
   if (n <= 0 || static_cast<size_t>(n) > order_.size())
     throw Error(ErrorKind::kInvalidArgument, "sampler: logits size outside the vocabulary");
-  const bool report = want_logprob || options_.top_logprobs > 0;
-  compute_logprobs(logits, n, report);
+  const bool report = reports_logprobs();
+  if (report) compute_logprobs(logits, n);
   // The penalty rewrites logits in place; the reported logprob is of the raw one.
   const bool penalised = options_.repetition_penalty != 1.0f;
   if (report && penalised) std::copy(logits, logits + n, raw_.begin());

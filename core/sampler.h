@@ -20,6 +20,7 @@ struct SamplerOptions {
   int repetition_last_n = 0;       // penalise ids among the last n tokens; 0 = all of them
   uint64_t seed = 0;
   int top_logprobs = 0;            // report this many most likely alternatives (0..20)
+  bool logprobs = false;           // report the chosen token's log-probability (implied by top_logprobs)
 
   // Throws lm::Error(kInvalidArgument) naming the first invalid option.
   void validate() const;
@@ -55,14 +56,15 @@ class Sampler {
 
   // Picks a token id < n from logits[0..n) (modified in place). `history` is
   // every token so far (prompt and generated) for the repetition penalty.
-  // Fills logprob() and top() when options.top_logprobs > 0 or want_logprob.
-  int32_t sample(float* logits, int n, std::span<const int32_t> history, bool want_logprob = false);
+  // Fills logprob() and top() when options.logprobs or top_logprobs > 0.
+  int32_t sample(float* logits, int n, std::span<const int32_t> history);
+  bool reports_logprobs() const { return options_.logprobs || options_.top_logprobs > 0; }
 
   float logprob() const { return logprob_; }                   // of the chosen token
   std::span<const TokenLogprob> top() const { return {top_.data(), top_.size()}; }
 
  private:
-  void compute_logprobs(const float* logits, int n, bool want_logprob);
+  void compute_logprobs(const float* logits, int n);
   void apply_repetition_penalty(float* logits, int n, std::span<const int32_t> history);
   int32_t draw(const float* logits, int n);
 

@@ -45,6 +45,28 @@ inline V8 add(V8 a, V8 b) { return {wasm_f32x4_add(a.lo, b.lo), wasm_f32x4_add(a
 inline V8 sub(V8 a, V8 b) { return {wasm_f32x4_sub(a.lo, b.lo), wasm_f32x4_sub(a.hi, b.hi)}; }
 inline V8 mul(V8 a, V8 b) { return {wasm_f32x4_mul(a.lo, b.lo), wasm_f32x4_mul(a.hi, b.hi)}; }
 inline V8 max(V8 a, V8 b) { return {wasm_f32x4_pmax(a.lo, b.lo), wasm_f32x4_pmax(a.hi, b.hi)}; }
+inline V8 div(V8 a, V8 b) { return {wasm_f32x4_div(a.lo, b.lo), wasm_f32x4_div(a.hi, b.hi)}; }
+// exp on four lanes, the same operations as the scalar lm::simd::exp (see there).
+inline v128_t exp4(v128_t x) {
+  const v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.3365447504f)), wasm_f32x4_splat(88.3762626647949f));
+  const v128_t n = wasm_f32x4_floor(wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(0.5f)));
+  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  const v128_t r2 = wasm_f32x4_mul(r, r);
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  const v128_t y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(p, r2), r), wasm_f32x4_splat(1.0f));
+  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  v128_t out = wasm_f32x4_mul(y, scale);
+  out = wasm_v128_bitselect(wasm_f32x4_splat(__builtin_inff()), out, wasm_f32x4_gt(x, wasm_f32x4_splat(88.3762626647949f)));
+  out = wasm_v128_bitselect(wasm_f32x4_splat(0.0f), out, wasm_f32x4_lt(x, wasm_f32x4_splat(-87.3365447504f)));
+  return wasm_v128_bitselect(x, out, wasm_f32x4_ne(x, x));  // NaN stays NaN
+}
+inline V8 exp(V8 x) { return {exp4(x.lo), exp4(x.hi)}; }
 // (a0+a4 + a2+a6) + (a1+a5 + a3+a7), the order every backend uses.
 inline float reduce_add(V8 a) {
   const v128_t t = wasm_f32x4_add(a.lo, a.hi);
@@ -83,6 +105,28 @@ inline V8 add(V8 a, V8 b) { return {_mm256_add_ps(a.v, b.v)}; }
 inline V8 sub(V8 a, V8 b) { return {_mm256_sub_ps(a.v, b.v)}; }
 inline V8 mul(V8 a, V8 b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline V8 max(V8 a, V8 b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline V8 div(V8 a, V8 b) { return {_mm256_div_ps(a.v, b.v)}; }
+// exp on eight lanes, the same operations as the scalar lm::simd::exp (see there).
+inline V8 exp(V8 v) {
+  const __m256 x = v.v;
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365447504f)), _mm256_set1_ps(88.3762626647949f));
+  const __m256 n = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)), _mm256_set1_ps(0.5f)));
+  __m256 r = _mm256_sub_ps(xc, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, r2), r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 out = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+  out = _mm256_blendv_ps(out, _mm256_set1_ps(__builtin_inff()), _mm256_cmp_ps(x, _mm256_set1_ps(88.3762626647949f), _CMP_GT_OQ));
+  out = _mm256_blendv_ps(out, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(-87.3365447504f), _CMP_LT_OQ));
+  return {_mm256_blendv_ps(out, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q))};
+}
 inline float reduce_add(V8 a) {
   const __m128 t = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
   const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
@@ -122,6 +166,7 @@ inline V8 add(V8 a, V8 b) { return {_mm_add_ps(a.lo, b.lo), _mm_add_ps(a.hi, b.h
 inline V8 sub(V8 a, V8 b) { return {_mm_sub_ps(a.lo, b.lo), _mm_sub_ps(a.hi, b.hi)}; }
 inline V8 mul(V8 a, V8 b) { return {_mm_mul_ps(a.lo, b.lo), _mm_mul_ps(a.hi, b.hi)}; }
 inline V8 max(V8 a, V8 b) { return {_mm_max_ps(a.lo, b.lo), _mm_max_ps(a.hi, b.hi)}; }
+inline V8 div(V8 a, V8 b) { return {_mm_div_ps(a.lo, b.lo), _mm_div_ps(a.hi, b.hi)}; }
 inline float reduce_add(V8 a) {
   const __m128 t = _mm_add_ps(a.lo, a.hi);
   const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
@@ -161,6 +206,7 @@ LM_V8_LANEWISE(add, x + y)
 LM_V8_LANEWISE(sub, x - y)
 LM_V8_LANEWISE(mul, x* y)
 LM_V8_LANEWISE(max, x < y ? y : x)
+LM_V8_LANEWISE(div, x / y)
 #undef LM_V8_LANEWISE
 inline float reduce_add(V8 a) {
   const float t0 = a.v[0] + a.v[4], t1 = a.v[1] + a.v[5], t2 = a.v[2] + a.v[6], t3 = a.v[3] + a.v[7];
@@ -179,6 +225,16 @@ float f16_lane(uint16_t h);  // tensor.cpp's exact conversion, for the backends 
 inline V8 load_f16(const uint16_t* p) {
   alignas(16) float f[8];
   for (int i = 0; i < 8; ++i) f[i] = f16_lane(p[i]);
+  return load(f);
+}
+#endif
+
+#if LM_SIMD_SCALAR || LM_SIMD_SSE2
+float exp(float x);
+inline V8 exp(V8 x) {
+  alignas(16) float f[8];
+  store(f, x);
+  for (float& v : f) v = exp(v);
   return load(f);
 }
 #endif

@@ -93,6 +93,7 @@ lm::GenerationOptions generation_options(const val& o) {
   if (has(o, "repetitionPenalty")) s.repetition_penalty = static_cast<float>(number_of(o, "repetitionPenalty"));
   if (has(o, "repetitionLastN")) s.repetition_last_n = int_of(o, "repetitionLastN");
   if (has(o, "topLogprobs")) s.top_logprobs = int_of(o, "topLogprobs");
+  if (has(o, "logprobs")) s.logprobs = bool_of(o, "logprobs");
   if (has(o, "seed")) {
     const double seed = number_of(o, "seed");
     if (!(seed >= 0 && seed <= 9007199254740991.0 && seed == std::floor(seed)))
@@ -276,7 +277,7 @@ class Session {
         v.set("kind", val("token"));
         v.set("id", event_.id);
         v.set("text", event_.text);
-        v.set("logprob", event_.logprob);
+        if (event_.has_logprob) v.set("logprob", event_.logprob);
         if (!event_.top.empty()) {
           val top = val::array();
           for (size_t i = 0; i < event_.top.size(); ++i) {

@@ -26,28 +26,30 @@ TEST(KvCache, SizesFollowTheConfig) {
   EXPECT_EQ(KvCache::bytes_needed(c, 16), cache.bytes());
 }
 
-// Every (layer, head, position) slot is distinct, head_dim wide, and positions
-// of one head are contiguous.
-TEST(KvCache, SlotsAreDistinctAndPositionsContiguous) {
+// Every (layer, head, position) slot is distinct; keys are stored transposed
+// ([head_dim, context]) and values row by row ([context, head_dim]).
+TEST(KvCache, SlotsAreDistinctKeysTransposedValuesContiguous) {
   const ModelConfig c = small_config();
   KvCache cache(c, 10);
+  auto key = [](int l, int h, int p, int i) { return static_cast<float>(((l * 2 + h) * 10 + p) * 8 + i); };
+  for (int l = 0; l < 3; ++l)
+    for (int h = 0; h < 2; ++h)
+      for (int p = 0; p < 10; ++p) {
+        float k[8], v[8];
+        for (int i = 0; i < 8; ++i) {
+          k[i] = key(l, h, p, i);
+          v[i] = -k[i];
+        }
+        cache.store(l, h, p, k, v);
+      }
   for (int l = 0; l < 3; ++l)
     for (int h = 0; h < 2; ++h)
       for (int p = 0; p < 10; ++p)
         for (int i = 0; i < 8; ++i) {
-          cache.key(l, h, p)[i] = static_cast<float>(((l * 2 + h) * 10 + p) * 8 + i);
-          cache.value(l, h, p)[i] = -cache.key(l, h, p)[i];
+          ASSERT_EQ(cache.key_at(l, h, p, i), key(l, h, p, i));
+          ASSERT_EQ(cache.keys_t(l, h)[i * 10 + p], key(l, h, p, i));
+          ASSERT_EQ(cache.values(l, h)[p * 8 + i], -key(l, h, p, i));
         }
-  for (int l = 0; l < 3; ++l)
-    for (int h = 0; h < 2; ++h) {
-      EXPECT_EQ(cache.key(l, h, 1), cache.key(l, h, 0) + 8);
-      for (int p = 0; p < 10; ++p)
-        for (int i = 0; i < 8; ++i) {
-          const float want = static_cast<float>(((l * 2 + h) * 10 + p) * 8 + i);
-          ASSERT_EQ(cache.key(l, h, p)[i], want);
-          ASSERT_EQ(cache.value(l, h, p)[i], -want);
-        }
-    }
 }
 
 TEST(KvCache, RejectsContextOutsideTheModelLimit) {

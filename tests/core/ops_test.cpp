@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -213,6 +214,25 @@ TEST(Ops, AddAxpyDotMatchReference) {
   }
 }
 
+TEST(Ops, AttentionMatchesReference) {
+  std::mt19937 rng(21);
+  for (int hd : {8, 16, 64, 12}) {
+    for (int len : {1, 7, 8, 9, 33, 200}) {
+      const int stride = len + 5;
+      const std::vector<float> q = random_vector(rng, static_cast<size_t>(hd));
+      const std::vector<float> kt = random_vector(rng, static_cast<size_t>(hd * stride));
+      const std::vector<float> v = random_vector(rng, static_cast<size_t>(len * hd));
+      std::vector<float> got(static_cast<size_t>(hd)), want(static_cast<size_t>(hd)), s1(static_cast<size_t>(len)),
+          s2(static_cast<size_t>(len));
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      attention(got.data(), q.data(), kt.data(), v.data(), hd, stride, len, scale, s1.data());
+      ref::attention(want.data(), q.data(), kt.data(), v.data(), hd, stride, len, scale, s2.data());
+      expect_close(got, want, 1e-5f, 1e-4f, "attention hd=" + std::to_string(hd) + " len=" + std::to_string(len));
+      expect_close(s1, s2, 1e-6f, 1e-4f, "attention probabilities");
+    }
+  }
+}
+
 TEST(Ops, ArgmaxTiesGoToLowestIndexAndSkipsNaN) {
   const std::vector<float> x = {1.0f, 3.0f, std::nanf(""), 3.0f, -2.0f};
   EXPECT_EQ(argmax(x.data(), 5), 1);
@@ -237,6 +257,42 @@ TEST(Simd, ExpIsAccurate) {
   EXPECT_EQ(simd::exp(0.0f), 1.0f);
   EXPECT_TRUE(std::isinf(simd::exp(89.0f)));
   EXPECT_TRUE(std::isnan(simd::exp(std::nanf(""))));
+}
+
+// The vector exp gives exactly the scalar exp's bits, lane by lane, special values included.
+TEST(Simd, VectorExpEqualsScalarExp) {
+  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 88.3762626647949f, 88.38f, 89.0f, -87.3365447504f, -87.34f,
+                           -100.0f, std::nanf(""), INFINITY, -INFINITY, 1e-30f, -1e-30f, 0.5f};
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> dist(-90.0f, 90.0f);
+  for (int i = 0; i < 100000; ++i) xs.push_back(dist(rng));
+  while (xs.size() % 8) xs.push_back(0.25f);
+  for (size_t i = 0; i < xs.size(); i += 8) {
+    float got[8];
+    simd::store(got, simd::exp(simd::load(&xs[i])));
+    for (size_t j = 0; j < 8; ++j) {
+      const float want = simd::exp(xs[i + j]);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got[j])) << xs[i + j];
+        continue;
+      }
+      uint32_t a, b;
+      std::memcpy(&a, &got[j], 4);
+      std::memcpy(&b, &want, 4);
+      ASSERT_EQ(a, b) << "x = " << xs[i + j] << " vector " << got[j] << " scalar " << want;
+    }
+  }
+}
+
+TEST(Ops, LogSumExpMatchesReference) {
+  std::mt19937 rng(13);
+  for (int n : {1, 7, 8, 9, 2048, 2049}) {
+    const std::vector<float> x = random_vector(rng, static_cast<size_t>(n), 20.0f);
+    double mx = -1e300, sum = 0;
+    for (float v : x) mx = std::max(mx, double{v});
+    for (float v : x) sum += std::exp(v - mx);
+    EXPECT_NEAR(log_sum_exp(x.data(), n), mx + std::log(sum), 1e-4) << n;
+  }
 }
 
 }  // namespace

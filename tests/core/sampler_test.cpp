@@ -194,7 +194,7 @@ TEST(Sampler, ReportsLogprobsOfTheRawDistribution) {
   std::vector<float> logits = {1.0f, 4.0f, 2.0f, 4.0f, 0.0f};
   const std::vector<float> raw = logits;
   const std::vector<int32_t> history = {3};
-  const int id = s.sample(logits.data(), 5, history, true);
+  const int id = s.sample(logits.data(), 5, history);
   EXPECT_EQ(id, 1);  // token 3 is penalised
   double z = 0;
   for (float l : raw) z += std::exp(double{l});

@@ -158,6 +158,9 @@ export class Engine {
       this.model = null;
       throw e;
     }
+    // The files are all read; their cache copies finish a moment later. Wait,
+    // so that once loadModel() resolves, listCachedModels() includes them.
+    await files.cached?.();
     this.loadMs = now() - t0;
     this.info = this.#describe();
     return this.info;
@@ -257,7 +260,8 @@ export class Engine {
         if (ev.kind === 'prefill') {
           onPrefill?.(ev.done, ev.total);
         } else {
-          const chunk = { id: ev.id, text: ev.text, logprob: ev.logprob };
+          const chunk = { id: ev.id, text: ev.text };
+          if (ev.logprob !== undefined) chunk.logprob = ev.logprob;
           if (ev.top) chunk.top = ev.top.map(([id, logprob]) => ({ id, text: this.#pieceText(id), logprob }));
           batch.push(chunk);
         }

@@ -85,8 +85,10 @@ export interface GenerateOptions {
   stop?: string | string[];
   /** Keep going past end-of-sequence tokens. */
   ignoreEos?: boolean;
-  /** Report this many most likely alternatives per token (0..20). */
+  /** Report this many most likely alternatives per token (0..20); implies logprobs. */
   topLogprobs?: number;
+  /** Report each token's log-probability (chunk.logprob). */
+  logprobs?: boolean;
   /** An over-long prompt keeps its end instead of failing with ContextOverflowError. */
   truncatePrompt?: boolean;
   signal?: AbortSignal;
@@ -103,7 +105,7 @@ export interface Chunk {
   id: number;
   /** Text this token released (may be empty while a character or stop string is incomplete). */
   text: string;
-  /** Log-probability of the token under the model. */
+  /** Log-probability of the token under the model (with logprobs or topLogprobs). */
   logprob?: number;
   /** The most likely tokens at this step (with topLogprobs). */
   top?: TokenAlternative[];

@@ -44,9 +44,11 @@ const lengthOf = (headers) => {
 
 /**
  * A fetch(url, { signal }) that serves model files through the cache.
- * Only GETs of whole files (status 200) are stored.
+ * Only GETs of whole files (status 200) are stored. `writes` (a Set) holds
+ * the cache writes still in progress: each settles once its file is stored
+ * (or dropped), so a caller can wait until listCachedModels() shows them.
  */
-export function cachingFetch(fetchFn) {
+export function cachingFetch(fetchFn, writes = new Set()) {
   return async function fetchThroughCache(url, { signal } = {}) {
     const cache = await caches.open(CACHE_NAME);
     const hit = await cache.match(url);
@@ -79,22 +81,27 @@ export function cachingFetch(fetchFn) {
       }
       if (response && !response.ok) return response; // e.g. now 404: report it, keep nothing stale
       await cache.delete(url);
-      return store(cache, url, response ?? (await fetchFn(url, { signal })));
+      return store(cache, url, response ?? (await fetchFn(url, { signal })), writes);
     }
-    return store(cache, url, await fetchFn(url, { signal }));
+    return store(cache, url, await fetchFn(url, { signal }), writes);
   };
 }
 
 // Streams `response` to the caller while a copy goes into the cache; the
 // copy is kept only if the body is complete.
-function store(cache, url, response) {
+function store(cache, url, response, writes) {
   if (response.status !== 200 || !response.body) return response;
   const bytes = lengthOf(response.headers);
   if (bytes === undefined) return response; // unknown length: cannot verify, do not cache
   const [forCaller, forCache] = response.body.tee();
   const headers = new Headers(response.headers);
   headers.set(BYTES_HEADER, String(bytes));
-  cache.put(url, new Response(lengthChecked(forCache, bytes), { status: 200, headers })).catch(() => cache.delete(url));
+  const write = cache
+    .put(url, new Response(lengthChecked(forCache, bytes), { status: 200, headers }))
+    .catch(() => cache.delete(url))
+    .catch(() => {})
+    .finally(() => writes.delete(write));
+  writes.add(write);
   return new Response(forCaller, { status: 200, statusText: response.statusText, headers: response.headers });
 }
 

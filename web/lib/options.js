@@ -12,6 +12,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   stop: [],
   ignoreEos: false,
   topLogprobs: 0,
+  logprobs: false,
   truncatePrompt: false,
 });
 
@@ -64,6 +65,7 @@ export function normalizeGenerateOptions(options = {}) {
   checkInteger('repetitionLastN', o.repetitionLastN, 0, 1 << 30);
   checkInteger('topLogprobs', o.topLogprobs, 0, 20);
   checkBoolean('ignoreEos', o.ignoreEos);
+  checkBoolean('logprobs', o.logprobs);
   checkBoolean('truncatePrompt', o.truncatePrompt);
   const stop = typeof o.stop === 'string' ? [o.stop] : o.stop;
   if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0))
@@ -83,6 +85,7 @@ export function normalizeGenerateOptions(options = {}) {
     stop,
     ignoreEos: o.ignoreEos,
     topLogprobs: o.topLogprobs,
+    logprobs: o.logprobs,
     truncatePrompt: o.truncatePrompt,
   };
   return { engine, signal: o.signal };

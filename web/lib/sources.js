@@ -5,7 +5,8 @@
 // A "fileset" is { label, text(name, signal), open(name, signal) } where
 // open() resolves to { size (bytes, or undefined when unknown), chunks (an
 // async iterable of Uint8Array) } and rejects with ModelLoadError when the
-// file is missing. Node directories come from node-platform.js.
+// file is missing; URL filesets also have cached(), which resolves once the
+// model cache holds every file read. Node directories come from node-platform.js.
 import { ModelLoadError, InvalidOptionError, abortError, isAbortError } from './errors.js';
 import { cacheAvailable, cachingFetch } from './model-cache.js';
 
@@ -40,7 +41,8 @@ async function* readerChunks(reader, signal) {
 /** Files under a base URL, fetched with `fetchFn`, through the model cache when `cache` is set. */
 export function urlFileset(base, { fetchFn = globalThis.fetch, label = base, cache = false } = {}) {
   if (typeof fetchFn !== 'function') throw new ModelLoadError('fetch() is not available here: pass options.fetch');
-  if (cache && cacheAvailable()) fetchFn = cachingFetch(fetchFn);
+  const cacheWrites = new Set();
+  if (cache && cacheAvailable()) fetchFn = cachingFetch(fetchFn, cacheWrites);
   const baseUrl = base.endsWith('/') ? base : `${base}/`;
   async function request(name, signal) {
     const url = new URL(name, baseUrl).href;
@@ -60,6 +62,8 @@ export function urlFileset(base, { fetchFn = globalThis.fetch, label = base, cac
   }
   return {
     label,
+    /** Resolves once every file read so far is stored in the model cache (never rejects). */
+    cached: () => Promise.all([...cacheWrites]),
     async text(name, signal) {
       const { url, response } = await request(name, signal);
       const length = Number(response.headers.get('content-length'));
