@@ -122,11 +122,22 @@ void Model::bind_weights(const LoadOptions& options) {
     DType want = w.dtype;
     if (options.weight_format == WeightFormat::kF32) want = DType::kF32;
     if (options.weight_format == WeightFormat::kBF16) want = DType::kBF16;
+    if (options.weight_format == WeightFormat::kQ8 && w.cols() % kQ8Group == 0) want = DType::kQ8;
     if (want == w.dtype && is_aligned(w.data, dtype_size(w.dtype))) return w;
     WeightRef out = w;
     out.dtype = want;
     const int64_t rows = w.rows(), cols = w.cols();
-    if (want == DType::kF32) {
+    if (want == DType::kQ8) {
+      Tensor<int8_t>& q = owned_8_.emplace_back(w.shape);
+      Tensor<float>& scales = owned_f32_.emplace_back(Shape{rows, cols / kQ8Group});
+      std::vector<float> row(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        w.row_to_f32(r, row.data());
+        quantize_q8(row.data(), cols, q.data() + r * cols, scales.data() + r * (cols / kQ8Group));
+      }
+      out.data = q.data();
+      out.scales = scales.data();
+    } else if (want == DType::kF32) {
       Tensor<float>& t = owned_f32_.emplace_back(w.shape);
       for (int64_t r = 0; r < rows; ++r) w.row_to_f32(r, t.data() + r * cols);
       out.data = t.data();
@@ -209,6 +220,7 @@ size_t Model::weight_bytes() const {
   for (const ModelShard& s : shards_) n += s.bytes.size();
   for (const auto& t : owned_f32_) n += t.bytes();
   for (const auto& t : owned_16_) n += t.bytes();
+  for (const auto& t : owned_8_) n += t.bytes();
   return n;
 }
 

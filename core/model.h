@@ -76,6 +76,8 @@ enum class WeightFormat {
   kAsStored,  // use F32 / F16 / BF16 tensors in place
   kF32,       // convert every matrix to f32
   kBF16,      // convert every matrix to bf16
+  kQ8,        // quantize every matrix to int8 with one scale per 32 values of a row
+              // (matrices whose rows are not a multiple of 32 stay as stored)
 };
 
 struct LoadOptions {
@@ -113,6 +115,7 @@ class Model {
   Checkpoint checkpoint_;                      // parsed headers of shards_
   std::vector<Tensor<float>> owned_f32_;       // norms, biases, and converted / realigned f32 matrices
   std::vector<Tensor<uint16_t>> owned_16_;     // converted bf16 matrices
+  std::vector<Tensor<int8_t>> owned_8_;        // quantized Q8 matrices (their scales are in owned_f32_)
   std::vector<double> inv_freq_;               // [head_dim / 2] RoPE frequencies after rope_scaling
   ModelWeights weights_;
   int64_t parameter_count_ = 0;

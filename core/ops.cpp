@@ -24,9 +24,11 @@ struct F32Row {
   V8 load8(int64_t k) const { return simd::load(p + k); }
   float scalar(int64_t k) const { return p[k]; }
 };
+// bf16 rows load in even/odd lane order (two integer ops per eight values);
+// matmul_bt permutes the activations the same way first.
 struct BF16Row {
   const uint16_t* p;
-  V8 load8(int64_t k) const { return simd::load_bf16(p + k); }
+  V8 load8(int64_t k) const { return simd::load_bf16_eo(p + k); }
   float scalar(int64_t k) const { return bf16_to_f32(p[k]); }
 };
 struct F16Row {
@@ -151,26 +153,95 @@ void matmul_range(float* C, int ldc, const float* A, int lda, const WeightRef& B
   }
 }
 
+// ------------------------------------------------------------------ Q8 ---
+// Q8 weights meet Q8 activations: each row of A is quantized per group of
+// kQ8Group values (int8 range, held as int16 for the multiply-add), every
+// group's products are summed exactly in integers, and only then scaled.
+
+// C[j] for j in [j0, j1) from one quantized activation row (xq, xs).
+void q8_rows(float* C, const int16_t* xq, const float* xs, const WeightRef& B, int64_t j0, int64_t j1, float alpha,
+             float beta) {
+  const int64_t K = B.cols(), groups = K / kQ8Group;
+  const auto* w = static_cast<const int8_t*>(B.data);
+  for (int64_t j = j0; j < j1; ++j) {
+    const int8_t* row = w + j * K;
+    const float* ws = B.scales + j * groups;
+    simd::F4 acc = simd::f4_zero();
+    for (int64_t g = 0; g < groups; ++g)
+      acc = simd::f4_add_scaled(acc, simd::dot32_q8(row + g * kQ8Group, xq + g * kQ8Group), ws[g] * xs[g]);
+    const float s = simd::f4_reduce(acc);
+    C[j] = beta == 0.0f ? alpha * s : alpha * s + beta * C[j];
+  }
+}
+
+// Per-call scratch for transformed activations (permuted or quantized). Grows
+// to the largest call once, so steady-state calls do not allocate.
+template <class T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
 void check_matmul_args(const WeightRef& B, int M) {
   if (M < 0) throw Error(ErrorKind::kInvalidArgument, "matmul: negative row count");
-  if (B.dtype == DType::kQ8) throw Error(ErrorKind::kUnsupported, "matmul: Q8 weights need the quantized kernel");
+  if (B.dtype == DType::kQ8 && B.cols() % kQ8Group != 0)
+    throw Error(ErrorKind::kInvalidArgument, "matmul: Q8 weights need a multiple of 32 columns");
 }
 
 }  // namespace
 
+void quantize_q8(const float* x, int64_t n, int8_t* q, float* scales) {
+  for (int64_t g = 0; g * kQ8Group < n; ++g) {
+    const float* v = x + g * kQ8Group;
+    float amax = 0.0f;
+    for (int i = 0; i < kQ8Group; ++i) amax = std::max(amax, std::fabs(v[i]));
+    scales[g] = amax / 127.0f;
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int i = 0; i < kQ8Group; ++i) q[g * kQ8Group + i] = static_cast<int8_t>(std::nearbyint(v[i] * inv));
+  }
+}
+
 void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, float alpha, float beta,
                ThreadPool* pool) {
   check_matmul_args(B, M);
-  const int64_t N = B.rows();
+  const int64_t N = B.rows(), K = B.cols();
+  // Transform the activations once per call: permuted for bf16, quantized for Q8.
+  const float* a = A;
+  int la = lda;
+  const int16_t* aq = nullptr;
+  const float* as = nullptr;
+  if (B.dtype == DType::kBF16) {
+    float* p = scratch<float>(static_cast<size_t>(M * K));
+    for (int i = 0; i < M; ++i) simd::permute_even_odd(A + i * lda, p + i * K, K);
+    a = p;
+    la = static_cast<int>(K);
+  } else if (B.dtype == DType::kQ8) {
+    const int64_t groups = K / kQ8Group;
+    int16_t* q = scratch<int16_t>(static_cast<size_t>(M * K));
+    float* qs = scratch<float>(static_cast<size_t>(M * groups));
+    int8_t* q8 = scratch<int8_t>(static_cast<size_t>(K));
+    for (int i = 0; i < M; ++i) {
+      quantize_q8(A + i * lda, K, q8, qs + i * groups);
+      for (int64_t k = 0; k < K; ++k) q[i * K + k] = q8[k];
+    }
+    aq = q;
+    as = qs;
+  }
   auto run = [&](int64_t n0, int64_t n1) {
     switch (B.dtype) {
-      case DType::kF32: matmul_range<F32Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
-      case DType::kBF16: matmul_range<BF16Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
-      case DType::kF16: matmul_range<F16Row>(C, ldc, A, lda, B, M, n0, n1, alpha, beta); break;
-      case DType::kQ8: break;
+      case DType::kF32: matmul_range<F32Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
+      case DType::kBF16: matmul_range<BF16Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
+      case DType::kF16: matmul_range<F16Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
+      case DType::kQ8:
+        for (int i = 0; i < M; ++i)
+          q8_rows(C + i * ldc, aq + i * K, as + i * (K / kQ8Group), B, n0, n1, alpha, beta);
+        break;
     }
   };
-  if (pool && pool->size() > 1) {
+  // Below ~0.5 M multiply-adds, waking the other threads costs more than it saves.
+  constexpr int64_t kMinParallelWork = int64_t{1} << 19;
+  if (pool && pool->size() > 1 && N * K * M >= kMinParallelWork) {
     pool->parallel_for(N, 16, run);
   } else {
     run(0, N);

@@ -20,12 +20,18 @@ void rmsnorm(float* out, const float* x, const float* weight, int n, float eps);
 
 // C = alpha * A * B^T + beta * C
 //   A: [M, K] f32, row stride lda     (activations, one row per token)
-//   B: [N, K] weight of any dtype     (a linear layer's weight, HF layout)
+//   B: [N, K] weight of any dtype     (a linear layer's weight, HF layout;
+//                                      Q8: activations are quantized too, see quantize_q8)
 //   C: [M, N] f32, row stride ldc
 // beta == 0 ignores C's old contents (NaN-safe). `pool` may be null (run on
 // the calling thread); with a pool the N rows of B are split across threads.
 void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, int M, float alpha = 1.0f,
                float beta = 0.0f, ThreadPool* pool = nullptr);
+
+// Symmetric int8 quantization per group of kQ8Group values (n a multiple of
+// it): scales[g] = max|x| / 127, q = round(x / scales[g]). Used for Q8
+// weights at load and for activations meeting Q8 weights.
+void quantize_q8(const float* x, int64_t n, int8_t* q, float* scales);
 
 // y[N] = W[N, K] x[K]; the M = 1 case of matmul_bt.
 void matvec(float* y, const WeightRef& W, const float* x, ThreadPool* pool = nullptr);

@@ -73,10 +73,32 @@ inline float reduce_add(V8 a) {
   const v128_t u = wasm_f32x4_add(t, wasm_i32x4_shuffle(t, t, 2, 3, 2, 3));
   return wasm_f32x4_extract_lane(u, 0) + wasm_f32x4_extract_lane(u, 1);
 }
-inline V8 load_bf16(const uint16_t* p) {
-  const v128_t h = wasm_v128_load(p);
-  return {wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16),
-          wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16)};
+inline V8 load_bf16_eo(const uint16_t* p) {
+  const v128_t h = wasm_v128_load(p);  // 32-bit lane i = p[2i] | p[2i+1] << 16
+  return {wasm_i32x4_shl(h, 16), wasm_v128_and(h, wasm_i32x4_splat(static_cast<int32_t>(0xffff0000u)))};
+}
+// 4 lanes of integer partial sums of 32 int8 x int16 products (see dot32_q8).
+struct I4 {
+  v128_t v;
+};
+inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
+  const v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 16);
+  v128_t s = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w0), wasm_v128_load(x));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w0), wasm_v128_load(x + 8)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w1), wasm_v128_load(x + 16)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w1), wasm_v128_load(x + 24)));
+  return {s};
+}
+struct F4 {
+  v128_t v;
+};
+inline F4 f4_zero() { return {wasm_f32x4_splat(0.0f)}; }
+inline F4 f4_add_scaled(F4 acc, I4 s, float scale) {
+  return {wasm_f32x4_add(acc.v, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s.v), wasm_f32x4_splat(scale)))};
+}
+inline float f4_reduce(F4 a) {
+  const v128_t u = wasm_f32x4_add(a.v, wasm_i32x4_shuffle(a.v, a.v, 2, 3, 2, 3));
+  return wasm_f32x4_extract_lane(u, 0) + wasm_f32x4_extract_lane(u, 1);
 }
 // IEEE half -> float, exact: shift the exponent+mantissa into place and scale
 // by 2^112 (this also rescales subnormals); inf/NaN get the all-ones exponent.
@@ -132,9 +154,34 @@ inline float reduce_add(V8 a) {
   const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
   return _mm_cvtss_f32(u) + _mm_cvtss_f32(_mm_shuffle_ps(u, u, 1));
 }
-inline V8 load_bf16(const uint16_t* p) {
+inline V8 load_bf16_eo(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))};
+  const __m128 even = _mm_castsi128_ps(_mm_slli_epi32(h, 16));
+  const __m128 odd = _mm_castsi128_ps(_mm_and_si128(h, _mm_set1_epi32(static_cast<int32_t>(0xffff0000u))));
+  return {_mm256_insertf128_ps(_mm256_castps128_ps256(even), odd, 1)};
+}
+struct I4 {
+  __m128i v;
+};
+// The same four lanes as the wasm version: 256-bit madd gives lanes for
+// elements (2i, 2i+1) and (8+2i, 8+2i+1); folding the halves is exact in integers.
+inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
+  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+  const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
+  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x))),
+                                     _mm256_madd_epi16(w1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16))));
+  return {_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1))};
+}
+struct F4 {
+  __m128 v;
+};
+inline F4 f4_zero() { return {_mm_setzero_ps()}; }
+inline F4 f4_add_scaled(F4 acc, I4 s, float scale) {
+  return {_mm_add_ps(acc.v, _mm_mul_ps(_mm_cvtepi32_ps(s.v), _mm_set1_ps(scale)))};
+}
+inline float f4_reduce(F4 a) {
+  const __m128 u = _mm_add_ps(a.v, _mm_movehl_ps(a.v, a.v));
+  return _mm_cvtss_f32(u) + _mm_cvtss_f32(_mm_shuffle_ps(u, u, 1));
 }
 inline V8 load_f16(const uint16_t* p) {
 #if defined(__F16C__)
@@ -172,10 +219,10 @@ inline float reduce_add(V8 a) {
   const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
   return _mm_cvtss_f32(u) + _mm_cvtss_f32(_mm_shuffle_ps(u, u, 1));
 }
-inline V8 load_bf16(const uint16_t* p) {
+inline V8 load_bf16_eo(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i z = _mm_setzero_si128();
-  return {_mm_castsi128_ps(_mm_unpacklo_epi16(z, h)), _mm_castsi128_ps(_mm_unpackhi_epi16(z, h))};
+  return {_mm_castsi128_ps(_mm_slli_epi32(h, 16)),
+          _mm_castsi128_ps(_mm_and_si128(h, _mm_set1_epi32(static_cast<int32_t>(0xffff0000u))))};
 }
 #endif
 
@@ -212,10 +259,10 @@ inline float reduce_add(V8 a) {
   const float t0 = a.v[0] + a.v[4], t1 = a.v[1] + a.v[5], t2 = a.v[2] + a.v[6], t3 = a.v[3] + a.v[7];
   return (t0 + t2) + (t1 + t3);
 }
-inline V8 load_bf16(const uint16_t* p) {
+inline V8 load_bf16_eo(const uint16_t* p) {
   V8 r;
   for (int i = 0; i < 8; ++i) {
-    const uint32_t u = uint32_t{p[i]} << 16;
+    const uint32_t u = uint32_t{p[i < 4 ? 2 * i : 2 * (i - 4) + 1]} << 16;
     std::memcpy(&r.v[i], &u, 4);
   }
   return r;
@@ -230,6 +277,26 @@ inline V8 load_f16(const uint16_t* p) {
 #endif
 
 #if LM_SIMD_SCALAR || LM_SIMD_SSE2
+// Integer partial sums in the canonical lane order: lane i sums the products
+// of elements 2i and 2i+1 of each run of eight.
+struct I4 {
+  int32_t v[4];
+};
+inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
+  I4 s{};
+  for (int k = 0; k < 32; ++k) s.v[(k % 8) / 2] += int32_t{w[k]} * int32_t{x[k]};
+  return s;
+}
+struct F4 {
+  float v[4];
+};
+inline F4 f4_zero() { return F4{}; }
+inline F4 f4_add_scaled(F4 acc, I4 s, float scale) {
+  for (int i = 0; i < 4; ++i) acc.v[i] = acc.v[i] + static_cast<float>(s.v[i]) * scale;
+  return acc;
+}
+inline float f4_reduce(F4 a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
+
 float exp(float x);
 inline V8 exp(V8 x) {
   alignas(16) float f[8];
@@ -238,6 +305,18 @@ inline V8 exp(V8 x) {
   return load(f);
 }
 #endif
+
+// Reorders each full run of eight floats to the even/odd lane order of
+// load_bf16_eo (0,2,4,6,1,3,5,7); a ragged tail is copied as it is.
+inline void permute_even_odd(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 4; ++j) {
+      out[i + j] = x[i + 2 * j];
+      out[i + 4 + j] = x[i + 2 * j + 1];
+    }
+  for (; i < n; ++i) out[i] = x[i];
+}
 
 // exp(x) for f32, the same bits on every backend (libm's expf differs between
 // glibc and Emscripten's musl, which would make sampling platform-dependent).

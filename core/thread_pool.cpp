@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "error.h"
@@ -60,10 +61,13 @@ void ThreadPool::run(int64_t n, int64_t grain, Task task, void* ctx) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    // Spin first: in a decode step the next job usually arrives within microseconds.
+    // Spin first: within a decode step the next job arrives in microseconds,
+    // and a futex wake-up (slow in WebAssembly) per job would cost more than
+    // the job. Sleep once the pool has been idle for a while.
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < 20000 && !stop_.load(std::memory_order_relaxed); ++spin) {
-      std::this_thread::yield();
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    for (int spin = 0; gen == seen && !stop_.load(std::memory_order_relaxed); ++spin) {
+      if ((spin & 255) == 255 && std::chrono::steady_clock::now() > spin_until) break;
       gen = generation_.load(std::memory_order_acquire);
     }
     if (gen == seen) {

@@ -46,6 +46,8 @@ class ThreadPool {
   void worker_loop(int index);
   void run_chunk(int index);
 
+  static constexpr int kSpinMicros = 2000;  // how long an idle worker spins before sleeping
+
   int n_threads_;
   std::vector<std::thread> workers_;
   // The job being run; written by run() before the generation counter is bumped.

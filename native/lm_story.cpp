@@ -44,7 +44,7 @@ constexpr const char* kUsage = R"(usage: lm-story [--model DIR|owner/name] [opti
   --ignore-eos             do not stop at the end-of-story token
   --context N              KV cache length (default min(model max, 2048))
   --threads N              worker threads (default 1)
-  --weights auto|f32|bf16  weight storage (default auto: as stored)
+  --weights auto|f32|bf16|q8  weight storage (default auto: as stored; q8: int8, quantized at load)
   --json                   one JSON line per token, then a summary line
   --tokenize TEXT          print the ids of TEXT (with BOS) as a JSON array
   --detokenize IDS         print the text of IDS ("1,80,147" or "[1,80,147]")
@@ -115,8 +115,8 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--detokenize") a.detokenize = value();
     else throw UsageError{"unknown option '" + flag + "'"};
   }
-  if (a.weights != "auto" && a.weights != "f32" && a.weights != "bf16")
-    throw UsageError{"--weights must be auto, f32 or bf16"};
+  if (a.weights != "auto" && a.weights != "f32" && a.weights != "bf16" && a.weights != "q8")
+    throw UsageError{"--weights must be auto, f32, bf16 or q8"};
   return a;
 }
 
@@ -189,6 +189,7 @@ int run(const Args& args) {
   lm::LoadOptions load;
   if (args.weights == "f32") load.weight_format = lm::WeightFormat::kF32;
   if (args.weights == "bf16") load.weight_format = lm::WeightFormat::kBF16;
+  if (args.weights == "q8") load.weight_format = lm::WeightFormat::kQ8;
   const auto t_load = std::chrono::steady_clock::now();
   std::shared_ptr<const lm::Model> model = lm::Model::load(lm::read_model_dir(dir), load);
   const double load_ms =

@@ -2,7 +2,7 @@
 // Assembles the static site (the story page, the embed example and the
 // lm-wasm package) into one folder that any static host serves as it is:
 //   build/site/            index.html, app.js, style.css, embed.html, sw.js
-//   build/site/lm-wasm/    web/lib/*.js and dist/lm-wasm.{mjs,wasm}
+//   build/site/lm-wasm/    web/lib/*.js and dist/lm-wasm{,-mt}.{mjs,wasm} (+ the pthread worker)
 // Model files are not part of it: put them in build/site/models/<name>/ (npm
 // start links them there) or point the page at any URL.
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(root, process.argv[2] ?? 'build/site');
 
-for (const f of ['dist/lm-wasm.mjs', 'dist/lm-wasm.wasm'])
+const DIST = ['lm-wasm.mjs', 'lm-wasm.wasm', 'lm-wasm-mt.mjs', 'lm-wasm-mt.wasm', 'lm-wasm-mt.worker.js'];
+for (const f of DIST.map((name) => `dist/${name}`))
   if (!existsSync(join(root, f))) {
     console.error(`build-site: ${f} is missing; build the WebAssembly module first (scripts/build.sh wasm)`);
     process.exit(1);
@@ -28,5 +29,5 @@ cpSync(join(root, 'web/lib'), join(out, 'lm-wasm/web/lib'), {
   recursive: true,
   filter: (src) => !/(node|node-platform|node-worker|cli)\.js$|\.d\.ts$/.test(src),
 });
-for (const f of ['lm-wasm.mjs', 'lm-wasm.wasm']) cpSync(join(root, 'dist', f), join(out, 'lm-wasm/dist', f));
+for (const f of DIST) cpSync(join(root, 'dist', f), join(out, 'lm-wasm/dist', f));
 console.log(`site written to ${out}`);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Incremental builds.
 #   scripts/build.sh native   build/native: core, lm-story, the GoogleTest suite
-#   scripts/build.sh wasm     build/wasm: the WebAssembly module -> dist/
+#   scripts/build.sh wasm     build/wasm, build/wasm-mt: the WebAssembly modules -> dist/
 #   scripts/build.sh          both
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,10 +13,14 @@ build_native() {
   cmake --build build/native -j"$JOBS"
 }
 
+# Two WebAssembly builds: single-threaded (dist/lm-wasm.*) and pthreads
+# (dist/lm-wasm-mt.*, used where SharedArrayBuffer exists).
 build_wasm() {
   scripts/setup.sh wasm
   [ -f build/wasm/CMakeCache.txt ] || emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/wasm -j"$JOBS"
+  [ -f build/wasm-mt/CMakeCache.txt ] || emcmake cmake -S . -B build/wasm-mt -DCMAKE_BUILD_TYPE=Release -DLM_THREADS=ON >/dev/null
+  cmake --build build/wasm-mt -j"$JOBS"
 }
 
 case "${1:-all}" in

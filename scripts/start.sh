@@ -22,4 +22,5 @@ rm -rf build/site/models/story
 ln -s "$(cd "$model" && pwd)" build/site/models/story
 echo "model files: $model"
 
-exec node scripts/serve.mjs build/site --port "${PORT:-8080}" "$@"
+# Cross-origin isolation headers let the page use threads (SharedArrayBuffer).
+exec node scripts/serve.mjs build/site --port "${PORT:-8080}" --isolate "$@"

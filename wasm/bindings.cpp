@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "generator.h"
+#include "machine.h"
 #include "model.h"
 #include "model_files.h"
 #include "simd.h"
@@ -185,7 +186,8 @@ class Model {
           const std::string w = string_of(options["weights"], "weights");
           if (w == "f32") lo.weight_format = lm::WeightFormat::kF32;
           else if (w == "bf16") lo.weight_format = lm::WeightFormat::kBF16;
-          else if (w != "auto") throw lm::Error(lm::ErrorKind::kInvalidArgument, "weights must be auto, f32 or bf16");
+          else if (w == "q8") lo.weight_format = lm::WeightFormat::kQ8;
+          else if (w != "auto") throw lm::Error(lm::ErrorKind::kInvalidArgument, "weights must be auto, f32, bf16 or q8");
         }
         if (has(options, "threads")) threads = int_of(options, "threads");
       }
@@ -376,5 +378,12 @@ EMSCRIPTEN_BINDINGS(lm_wasm) {
       .function("memoryBytes", &Session::memory_bytes);
   function("memoryBytes", &memory_bytes);
   function("heapInUse", &heap_in_use);
+  function("measureMachine", optional_override([](double budget_ms, double buffer_mb) {
+             const lm::MachineFigures f = lm::measure_machine(budget_ms, static_cast<size_t>(buffer_mb * 1048576.0));
+             val v = val::object();
+             v.set("readBandwidthGBs", f.read_bandwidth_gb_s);
+             v.set("simdGflops", f.simd_gflop_s);
+             return v;
+           }));
   function("simdBackend", optional_override([] { return std::string(lm::simd::backend_name()); }));
 }

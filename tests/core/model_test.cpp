@@ -186,6 +186,33 @@ TEST(Model, HalfPrecisionCheckpoints) {
   }
 }
 
+// int8 weights (quantized at load): logit error against f32 and greedy
+// agreement on the golden prompts, printed for the record.
+TEST(Model, Q8WeightsStayCloseToF32) {
+  LoadOptions q8;
+  q8.weight_format = WeightFormat::kQ8;
+  auto quantized = story_model(q8);
+  auto reference = story_model();
+  EXPECT_EQ(quantized->weights().layers[1].w_down.dtype, DType::kQ8);
+  EXPECT_LT(quantized->weight_bytes(), reference->weight_bytes() / 3);
+  const nlohmann::json golden = test::read_json(test::golden_path("story-greedy.json"));
+  float worst = 0;
+  int agree = 0, total = 0;
+  for (const auto& c : golden["cases"]) {
+    std::vector<int32_t> ids = c["prompt_ids"];
+    for (int32_t next : c["generated_ids"].get<std::vector<int32_t>>()) {
+      const std::vector<float> a = last_logits(*quantized, ids), b = last_logits(*reference, ids);
+      worst = std::max(worst, max_abs_diff(a, b));
+      agree += argmax_of(a) == argmax_of(b);
+      ++total;
+      ids.push_back(next);
+    }
+  }
+  std::printf("[q8 vs f32] max |logit diff| %.4f, greedy agreement %d/%d\n", worst, agree, total);
+  EXPECT_LT(worst, 1.0f);
+  EXPECT_GE(agree, total * 9 / 10);
+}
+
 TEST(Model, ShapeMismatchNamesTensorAndBothShapes) {
   nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
   config["intermediate_size"] = 383;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -111,6 +112,58 @@ TEST_P(MatmulTest, RowsAreBitIdenticalWhateverTheBatchOrThreads) {
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest, ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
+
+// Q8 weights: the kernel equals "quantize the activations the same way, sum
+// the integer products exactly, scale per group" computed in double.
+TEST(Ops, Q8MatmulMatchesQuantizedReference) {
+  std::mt19937 rng(31);
+  for (const auto& [M, N, K] : std::vector<std::array<int, 3>>{{1, 1, 32}, {1, 37, 64}, {3, 9, 96}, {5, 130, 768}}) {
+    const std::vector<float> w = random_vector(rng, static_cast<size_t>(N * K), 0.3f);
+    const std::vector<float> A = random_vector(rng, static_cast<size_t>(M * K), 2.0f);
+    const int G = K / kQ8Group;
+    std::vector<int8_t> wq(static_cast<size_t>(N * K));
+    std::vector<float> ws(static_cast<size_t>(N * G));
+    for (int j = 0; j < N; ++j) quantize_q8(&w[static_cast<size_t>(j * K)], K, &wq[static_cast<size_t>(j * K)], &ws[static_cast<size_t>(j * G)]);
+    const WeightRef B{DType::kQ8, Shape{N, K}, wq.data(), ws.data()};
+    std::vector<float> got(static_cast<size_t>(M * N)), want(static_cast<size_t>(M * N));
+    matmul_bt(got.data(), N, A.data(), K, B, M);
+    for (int i = 0; i < M; ++i) {
+      std::vector<int8_t> xq(static_cast<size_t>(K));
+      std::vector<float> xs(static_cast<size_t>(G));
+      quantize_q8(&A[static_cast<size_t>(i * K)], K, xq.data(), xs.data());
+      for (int j = 0; j < N; ++j) {
+        double sum = 0;
+        for (int g = 0; g < G; ++g) {
+          long isum = 0;
+          for (int k = g * kQ8Group; k < (g + 1) * kQ8Group; ++k) isum += long{wq[static_cast<size_t>(j * K + k)]} * xq[static_cast<size_t>(k)];
+          sum += double(isum) * ws[static_cast<size_t>(j * G + g)] * xs[static_cast<size_t>(g)];
+        }
+        want[static_cast<size_t>(i * N + j)] = static_cast<float>(sum);
+      }
+    }
+    expect_close(got, want, 1e-4f, 1e-5f, "Q8 M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+    // Dequantized weights x float activations stay close too (quantization error only).
+    std::vector<float> f32(static_cast<size_t>(M * N));
+    ref::matmul_bt(f32.data(), N, A.data(), K, B, M, 1.0f, 0.0f);
+    for (size_t t = 0; t < f32.size(); ++t) EXPECT_NEAR(got[t], f32[t], 0.03f * std::sqrt(static_cast<float>(K))) << t;
+  }
+}
+
+TEST(Ops, QuantizeQ8RoundTripsWithinHalfAStep) {
+  std::mt19937 rng(32);
+  const std::vector<float> x = random_vector(rng, 256, 3.0f);
+  std::vector<int8_t> q(256);
+  std::vector<float> s(8);
+  quantize_q8(x.data(), 256, q.data(), s.data());
+  for (size_t i = 0; i < 256; ++i) {
+    EXPECT_LE(std::abs(int{q[i]}), 127);
+    EXPECT_LE(std::fabs(q[i] * s[i / 32] - x[i]), s[i / 32] * 0.5f + 1e-6f) << i;
+  }
+  const std::vector<float> zeros(32, 0.0f);
+  quantize_q8(zeros.data(), 32, q.data(), s.data());
+  EXPECT_EQ(s[0], 0.0f);
+  EXPECT_EQ(q[0], 0);
+}
 
 TEST(Ops, MatvecMatchesReference) {
   std::mt19937 rng(5);

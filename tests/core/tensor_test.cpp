@@ -100,8 +100,12 @@ TEST(Tensor, SimdLoadersMatchScalarConversions) {
       }
       ASSERT_EQ(bits_of(got[j]), bits_of(want)) << "f16 0x" << std::hex << halves[i + static_cast<size_t>(j)];
     }
-    simd::store(got, simd::load_bf16(&halves[i]));
-    for (int j = 0; j < 8; ++j) ASSERT_EQ(bits_of(got[j]), uint32_t{halves[i + static_cast<size_t>(j)]} << 16);
+    // bf16 comes out in even/odd lane order: elements 0,2,4,6 then 1,3,5,7.
+    simd::store(got, simd::load_bf16_eo(&halves[i]));
+    for (int j = 0; j < 8; ++j) {
+      const size_t source = i + static_cast<size_t>(j < 4 ? 2 * j : 2 * (j - 4) + 1);
+      ASSERT_EQ(bits_of(got[j]), uint32_t{halves[source]} << 16);
+    }
   }
 }
 

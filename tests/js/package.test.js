@@ -50,7 +50,7 @@ const once = (fn) => {
 // ------------------------------------------------------------- npm pack ---
 
 const packed = once(() => {
-  for (const f of ['dist/lm-wasm.mjs', 'dist/lm-wasm.wasm'])
+  for (const f of ['dist/lm-wasm.mjs', 'dist/lm-wasm.wasm', 'dist/lm-wasm-mt.mjs', 'dist/lm-wasm-mt.wasm'])
     assert.ok(existsSync(join(ROOT, f)), `${f} is missing: build the wasm tree first (scripts/build.sh wasm)`);
   const dest = join(TMP, 'pack');
   mkdirSync(dest);
@@ -76,6 +76,10 @@ test('npm pack: the tarball holds the library, the wasm build and the README, no
     'README.md',
     'dist/lm-wasm.mjs',
     'dist/lm-wasm.wasm',
+    'dist/lm-wasm-mt.mjs',
+    'dist/lm-wasm-mt.wasm',
+    'dist/lm-wasm-mt.worker.js',
+    'dist/package.json',
     'web/lib/index.d.ts',
     ...readdirSync(join(ROOT, 'web/lib'))
       .filter((f) => /\.(js|d\.ts)$/.test(f))
@@ -99,8 +103,9 @@ test('npm pack: the tarball holds the library, the wasm build and the README, no
   const allowed = (f) =>
     /^(package\.json|README\.md|LICEN[CS]E(\.\w+)?)$/i.test(f) ||
     /^web\/lib\/[\w.-]+\.(js|d\.ts)$/.test(f) ||
-    f === 'dist/lm-wasm.mjs' ||
-    f === 'dist/lm-wasm.wasm';
+    /^dist\/lm-wasm(-mt)?\.(mjs|wasm)$/.test(f) ||
+    f === 'dist/lm-wasm-mt.worker.js' ||
+    f === 'dist/package.json';
   assert.deepEqual([...files].filter((f) => !allowed(f)), [], 'unexpected files in the tarball');
 
   // Every path package.json points at must be in the tarball.

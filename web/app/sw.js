@@ -14,15 +14,19 @@ self.addEventListener('fetch', (event) => {
     !url.pathname.includes('/models/') &&
     !url.pathname.endsWith('.safetensors');
   if (!isShell) return;
+  // One entry per path: a permalink's query string does not change the file,
+  // and keying by it would keep a copy per story link opened, forever (and an
+  // offline match ignoring the query could return an outdated one).
+  const key = url.origin + url.pathname;
   event.respondWith(
     (async () => {
       const cache = await caches.open(SHELL);
       try {
         const response = await fetch(event.request);
-        if (response.ok) cache.put(event.request, response.clone());
+        if (response.ok) cache.put(key, response.clone());
         return response;
       } catch (e) {
-        const cached = await cache.match(event.request, { ignoreSearch: true });
+        const cached = await cache.match(key);
         if (cached) return cached;
         throw e;
       }

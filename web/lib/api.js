@@ -6,7 +6,8 @@ import { WorkerClient } from './worker-client.js';
 
 /**
  * env: { platform, createEngine({ wasmUrl }): Promise<Engine>, workerPort(workerUrl): port,
- *        workerByDefault: boolean, cacheByDefault: boolean, resolveSource?(source) }
+ *        autoThreads(): number (threads "auto" may use), workerByDefault: boolean,
+ *        cacheByDefault: boolean, resolveSource?(source) }
  */
 export function makeLoadModel(env) {
   return async function loadModel(source, options = {}) {
@@ -15,7 +16,11 @@ export function makeLoadModel(env) {
     if (o.signal?.aborted) throw abortError(o.signal);
     const useWorker = (o.worker ?? env.workerByDefault) && !o.fetch;
     const wasmUrl = o.wasmUrl === undefined ? undefined : String(o.wasmUrl);
-    const backend = useWorker ? new WorkerClient(env.workerPort(o.workerUrl)) : await env.createEngine({ wasmUrl });
+    const threads = o.threads ?? 'auto';
+    const autoThreads = env.autoThreads();
+    const backend = useWorker
+      ? new WorkerClient(env.workerPort(o.workerUrl))
+      : await env.createEngine({ wasmUrl, threads, autoThreads });
     const loadOptions = {
       onProgress: o.onProgress,
       signal: o.signal,
@@ -24,7 +29,8 @@ export function makeLoadModel(env) {
       revision: o.revision,
       cache: o.cache ?? env.cacheByDefault ?? false,
       wasmUrl,
-      threads: o.threads === 'auto' || o.threads === undefined ? 1 : o.threads,
+      threads,
+      autoThreads,
       ...(o.fetch ? { fetchFn: o.fetch } : {}),
     };
     let info;

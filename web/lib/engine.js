@@ -5,13 +5,31 @@
 // Each Engine has its own instance (and so its own memory): dispose() drops
 // the instance and every byte with it. The compiled WebAssembly.Module is
 // shared by all engines of a realm.
-import createLmWasm from '../../dist/lm-wasm.mjs';
 import { ModelLoadError, InvalidOptionError, StateError, abortError, toLmError } from './errors.js';
 import { resolveSource, shardsFromIndex } from './sources.js';
 
-/** Where the .wasm is by default. Vite, webpack and Parcel see this pattern and copy the asset;
- * with other bundlers pass loadModel's wasmUrl option. */
-export const WASM_URL = new URL('../../dist/lm-wasm.wasm', import.meta.url);
+// The two builds: single-threaded, and pthreads (needs SharedArrayBuffer).
+// The URLs and import() calls are literal so bundlers (Vite, webpack, Parcel)
+// find and copy the assets; with others pass loadModel's wasmUrl option.
+const BUILDS = {
+  single: {
+    wasm: new URL('../../dist/lm-wasm.wasm', import.meta.url),
+    glue: () => import('../../dist/lm-wasm.mjs'),
+  },
+  threads: {
+    wasm: new URL('../../dist/lm-wasm-mt.wasm', import.meta.url),
+    glue: () => import('../../dist/lm-wasm-mt.mjs'),
+  },
+};
+export const WASM_URL = BUILDS.single.wasm;
+
+/**
+ * Threads need SharedArrayBuffer: always there in Node, and in browsers only
+ * on cross-origin isolated pages.
+ */
+export function threadsAvailable(platform) {
+  return typeof SharedArrayBuffer === 'function' && (platform.isNode || globalThis.crossOriginIsolated === true);
+}
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 const SLICE_MS = 8; // longest run of work between two yields to the event loop
@@ -40,15 +58,33 @@ function compileOnce(platform, url) {
   return compiled.get(key);
 }
 
-async function instantiate(platform, wasmUrl) {
-  const wasmModule = await compileOnce(platform, wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : WASM_URL);
-  return createLmWasm({
+async function instantiate(platform, { wasmUrl, threads }) {
+  const build = threads > 1 ? BUILDS.threads : BUILDS.single;
+  const url = wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : build.wasm;
+  const [{ default: factory }, wasmModule] = await Promise.all([build.glue(), compileOnce(platform, url)]);
+  return factory({
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
       return {};
     },
+    lmThreads: Math.max(1, threads - 1), // pthread workers to start: the calling thread is the other one
     ...(platform.moduleOptions ?? {}),
   });
+}
+
+// Threads for threads: "auto": none below ~16 M parameters (the work per
+// matrix is too small to share), else `auto` when threads are available.
+function threadsFor(configText, auto, platform) {
+  if (auto <= 1 || !threadsAvailable(platform)) return 1;
+  let c;
+  try {
+    c = JSON.parse(configText);
+  } catch {
+    return 1; // Model.load reports the broken config.json
+  }
+  const d = c.hidden_size ?? 0, f = c.intermediate_size ?? 0, layers = c.num_hidden_layers ?? 0, vocab = c.vocab_size ?? 0;
+  const params = layers * (4 * d * d + 3 * d * f) + vocab * d;
+  return params >= 16e6 ? auto : 1;
 }
 
 /** Calls into wasm; an engine Error (with .code) becomes the matching LmError. */
@@ -75,14 +111,23 @@ export class Engine {
    * platform: see node-platform.js / browser-platform.js. wasmUrl: where
    * lm-wasm.wasm is, when a bundler did not keep it next to the glue.
    */
-  static async create(platform, { wasmUrl } = {}) {
-    const M = await instantiate(platform, wasmUrl);
-    return new Engine(M, platform);
+  static async create(platform, { wasmUrl, threads = 1, autoThreads = 1 } = {}) {
+    if (threads > 1 && !threadsAvailable(platform))
+      throw new InvalidOptionError(
+        'threads > 1 needs SharedArrayBuffer: serve the page cross-origin isolated (COOP: same-origin, COEP: require-corp)',
+      );
+    return new Engine(platform, { wasmUrl, threads, autoThreads });
   }
 
-  constructor(M, platform) {
-    this.M = M;
+  // The wasm instance is created by load(), once config.json tells how big the
+  // model is: "auto" threads pick the single-thread build for small models,
+  // whose matrices are too small to split.
+  constructor(platform, { wasmUrl, threads, autoThreads }) {
+    this.M = null;
     this.platform = platform;
+    this.wasmUrl = wasmUrl;
+    this.threads = threads;
+    this.autoThreads = autoThreads;
     this.model = null;
     this.session = null;
     this.info = null;
@@ -94,7 +139,7 @@ export class Engine {
    * Downloads / reads the model files into wasm memory and loads the model.
    * onProgress({ loaded, total, file }) reports bytes across all files.
    */
-  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, threads = 1, cache = false } = {}) {
+  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, cache = false } = {}) {
     if (this.model) throw new StateError('this engine already holds a model');
     const t0 = now();
     const check = () => {
@@ -109,6 +154,8 @@ export class Engine {
     const config = await files.text('config.json', signal);
     loaded += config.bytes ?? config.text.length;
     progress('config.json');
+    if (this.threads === 'auto') this.threads = threadsFor(config.text, this.autoThreads, this.platform);
+    this.M = await instantiate(this.platform, { wasmUrl: this.wasmUrl, threads: this.threads });
     const tokenizer = await files.text('tokenizer.json', signal);
     loaded += tokenizer.bytes ?? tokenizer.text.length;
     progress('tokenizer.json');
@@ -145,7 +192,7 @@ export class Engine {
       this.model = call(() =>
         this.M.Model.load(
           { config: config.text, tokenizer: tokenizer.text, shards: buffers },
-          { weights, threads },
+          { weights, threads: this.threads },
         ),
       );
     } finally {
@@ -161,6 +208,7 @@ export class Engine {
     // The files are all read; their cache copies finish a moment later. Wait,
     // so that once loadModel() resolves, listCachedModels() includes them.
     await files.cached?.();
+    this.M.lmUnrefThreads?.(); // idle pthread workers must not keep a Node process alive
     this.loadMs = now() - t0;
     this.info = this.#describe();
     return this.info;
@@ -286,6 +334,7 @@ export class Engine {
   }
 
   memory() {
+    this.#requireModel();
     return { memoryBytes: this.M.memoryBytes(), heapInUse: this.M.heapInUse() };
   }
 
@@ -294,7 +343,7 @@ export class Engine {
     this.model?.delete();
     this.session = null;
     this.model = null;
-    this.M.lmTerminateThreads?.();
+    this.M?.lmTerminateThreads?.();
     this.M = null; // drop the instance: its memory goes with it
   }
 }

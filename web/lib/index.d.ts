@@ -25,10 +25,13 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Run the engine in a Web Worker / worker thread (default: true in browsers, false in Node). */
   worker?: boolean;
-  /** Threads for the engine (needs a cross-origin isolated page in browsers). Default 1. */
+  /**
+   * Engine threads. "auto" (the default): up to 4 where SharedArrayBuffer exists (Node, and
+   * cross-origin isolated pages), else 1. A number > 1 fails where threads are unavailable.
+   */
   threads?: number | 'auto';
-  /** Keep weights as stored, or convert at load. Default "auto". */
-  weights?: 'auto' | 'f32' | 'bf16';
+  /** Keep weights as stored, or convert at load (q8: int8 with a scale per 32 values). Default "auto". */
+  weights?: 'auto' | 'f32' | 'bf16' | 'q8';
   /** KV-cache length in tokens (default: min(max_position_embeddings, 2048)). */
   contextLength?: number;
   /** Hugging Face revision for a repo id source (default "main"; "owner/name@rev" also works). */

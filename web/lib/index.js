@@ -21,6 +21,11 @@ export const loadModel = makeLoadModel({
   platform: browserPlatform,
   workerByDefault: typeof Worker !== 'undefined',
   cacheByDefault: true,
+  // Threads only when the page may use SharedArrayBuffer (cross-origin isolated).
+  autoThreads: () =>
+    typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated === true
+      ? Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency || 1))
+      : 1,
   // A worker's own location is not the page's: resolve page-relative URLs here.
   resolveSource: (source) =>
     isRelativeUrlSource(source) && globalThis.document ? new URL(source, document.baseURI).href : source,

@@ -1,6 +1,7 @@
 // lm-wasm's Node entry (chosen by the "node" condition of the exports map).
 // The engine runs in this thread by default; { worker: true } moves it to a
 // worker thread. Sources may also be directory paths.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { makeLoadModel } from './api.js';
 import { Engine } from './engine.js';
@@ -27,4 +28,5 @@ export const loadModel = makeLoadModel({
   workerByDefault: false,
   workerPort: nodeWorkerPort,
   createEngine: (options) => Engine.create(nodePlatform, options),
+  autoThreads: () => Math.max(1, Math.min(4, availableParallelism())),
 });

@@ -103,8 +103,8 @@ export function normalizeLoadOptions(options = {}) {
   if (o.worker !== undefined) checkBoolean('worker', o.worker);
   if (o.cache !== undefined) checkBoolean('cache', o.cache);
   if (o.threads !== undefined && o.threads !== 'auto') checkInteger('threads', o.threads, 1, 64);
-  if (o.weights !== undefined && !['auto', 'f32', 'bf16'].includes(o.weights))
-    fail(`weights must be "auto", "f32" or "bf16", got ${JSON.stringify(o.weights)}`);
+  if (o.weights !== undefined && !['auto', 'f32', 'bf16', 'q8'].includes(o.weights))
+    fail(`weights must be "auto", "f32", "bf16" or "q8", got ${JSON.stringify(o.weights)}`);
   if (o.contextLength !== undefined) checkInteger('contextLength', o.contextLength, 1, 1 << 20);
   if (o.revision !== undefined && (typeof o.revision !== 'string' || !/^[\w.\-/]+$/.test(o.revision)))
     fail('revision must be a branch, tag or commit name');

@@ -25,7 +25,8 @@ export function serveEngine(platform, post, onMessage) {
 
   const handlers = {
     async load(msg, signal) {
-      engine = await Engine.create(platform, { wasmUrl: msg.options.wasmUrl });
+      const { wasmUrl, threads, autoThreads } = msg.options;
+      engine = await Engine.create(platform, { wasmUrl, threads, autoThreads });
       try {
         return await engine.load(msg.source, {
           ...msg.options,
