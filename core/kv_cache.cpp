@@ -13,8 +13,9 @@ KvCache::KvCache(const ModelConfig& config, int context_length)
     throw Error(ErrorKind::kInvalidArgument, "context length must be between 1 and " +
                                                  std::to_string(config.max_position_embeddings) + ", got " +
                                                  std::to_string(context_length));
-  keys_.resize(Shape{config.num_hidden_layers, n_kv_heads_, head_dim_, context_length});
-  values_.resize(Shape{config.num_hidden_layers, n_kv_heads_, context_length, head_dim_});
+  // Positions are written before attention reads them: no zero fill needed.
+  keys_.resize(Shape{config.num_hidden_layers, n_kv_heads_, head_dim_, context_length}, Init::kUninitialized);
+  values_.resize(Shape{config.num_hidden_layers, n_kv_heads_, context_length, head_dim_}, Init::kUninitialized);
 }
 
 void KvCache::store(int layer, int kv_head, int pos, const float* key, const float* value) {

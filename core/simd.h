@@ -77,16 +77,24 @@ inline V8 load_bf16_eo(const uint16_t* p) {
   const v128_t h = wasm_v128_load(p);  // 32-bit lane i = p[2i] | p[2i+1] << 16
   return {wasm_i32x4_shl(h, 16), wasm_v128_and(h, wasm_i32x4_splat(static_cast<int32_t>(0xffff0000u)))};
 }
-// 4 lanes of integer partial sums of 32 int8 x int16 products (see dot32_q8).
+// 4 lanes of integer partial sums (see dot32_q8).
 struct I4 {
   v128_t v;
 };
-inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
+// 32 int8 weights widened to int16, to be used against several activation rows.
+struct Q32 {
+  v128_t w[4];
+};
+inline Q32 widen32(const int8_t* w) {
   const v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 16);
-  v128_t s = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w0), wasm_v128_load(x));
-  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w0), wasm_v128_load(x + 8)));
-  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w1), wasm_v128_load(x + 16)));
-  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w1), wasm_v128_load(x + 24)));
+  return {{wasm_i16x8_extend_low_i8x16(w0), wasm_i16x8_extend_high_i8x16(w0), wasm_i16x8_extend_low_i8x16(w1),
+           wasm_i16x8_extend_high_i8x16(w1)}};
+}
+inline I4 dot32(const Q32& w, const int16_t* x) {
+  v128_t s = wasm_i32x4_dot_i16x8(w.w[0], wasm_v128_load(x));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(w.w[1], wasm_v128_load(x + 8)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(w.w[2], wasm_v128_load(x + 16)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(w.w[3], wasm_v128_load(x + 24)));
   return {s};
 }
 struct F4 {
@@ -165,11 +173,16 @@ struct I4 {
 };
 // The same four lanes as the wasm version: 256-bit madd gives lanes for
 // elements (2i, 2i+1) and (8+2i, 8+2i+1); folding the halves is exact in integers.
-inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
-  const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
-  const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
-  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x))),
-                                     _mm256_madd_epi16(w1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16))));
+struct Q32 {
+  __m256i w[2];
+};
+inline Q32 widen32(const int8_t* w) {
+  return {{_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w))),
+           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)))}};
+}
+inline I4 dot32(const Q32& w, const int16_t* x) {
+  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(w.w[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x))),
+                                     _mm256_madd_epi16(w.w[1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16))));
   return {_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1))};
 }
 struct F4 {
@@ -282,9 +295,17 @@ inline V8 load_f16(const uint16_t* p) {
 struct I4 {
   int32_t v[4];
 };
-inline I4 dot32_q8(const int8_t* w, const int16_t* x) {
+struct Q32 {
+  int16_t w[32];
+};
+inline Q32 widen32(const int8_t* w) {
+  Q32 q;
+  for (int k = 0; k < 32; ++k) q.w[k] = w[k];
+  return q;
+}
+inline I4 dot32(const Q32& w, const int16_t* x) {
   I4 s{};
-  for (int k = 0; k < 32; ++k) s.v[(k % 8) / 2] += int32_t{w[k]} * int32_t{x[k]};
+  for (int k = 0; k < 32; ++k) s.v[(k % 8) / 2] += int32_t{w.w[k]} * int32_t{x[k]};
   return s;
 }
 struct F4 {
@@ -305,6 +326,11 @@ inline V8 exp(V8 x) {
   return load(f);
 }
 #endif
+
+// 4 lanes of exact integer partial sums of 32 int8 x int16 products; lane i
+// sums the products of elements 2i and 2i+1 of each run of eight (the order
+// of wasm's i32x4.dot_i16x8), the same on every backend.
+inline I4 dot32_q8(const int8_t* w, const int16_t* x) { return dot32(widen32(w), x); }
 
 // Reorders each full run of eight floats to the even/odd lane order of
 // load_bf16_eo (0,2,4,6,1,3,5,7); a ragged tail is copied as it is.

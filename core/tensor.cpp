@@ -122,11 +122,16 @@ std::array<int64_t, kMaxRank> contiguous_strides(const Shape& shape) {
 namespace detail {
 void AlignedFree::operator()(void* p) const { std::free(p); }
 
-void* aligned_zalloc(size_t bytes) {
+void* aligned_malloc(size_t bytes) {
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw Error(ErrorKind::kResourceLimit, "out of memory allocating " + std::to_string(bytes) + " bytes");
-  std::memset(p, 0, rounded);
+  return p;
+}
+
+void* aligned_zalloc(size_t bytes) {
+  void* p = aligned_malloc(bytes);
+  std::memset(p, 0, (bytes + 63) / 64 * 64);
   return p;
 }
 }  // namespace detail
