@@ -379,8 +379,31 @@ void attention(float* out, const float* q, const float* keys_t, const float* val
     scores[p] = s * scale;
   }
   softmax(scores, len);
-  std::memset(out, 0, sizeof(float) * static_cast<size_t>(head_dim));
-  for (p = 0; p < len; ++p) axpy(out, scores[p], values + static_cast<size_t>(p) * head_dim, head_dim);
+  // out = sum_p probs[p] v_p, accumulated in registers 16 (then 8, then 1)
+  // dimensions at a time; per element the same additions, in the same order,
+  // as repeated axpy into a zeroed vector.
+  const auto v_at = [&](int pos, int d) { return values + static_cast<size_t>(pos) * head_dim + d; };
+  int d = 0;
+  for (; d + 16 <= head_dim; d += 16) {
+    V8 a0 = simd::zero(), a1 = simd::zero();
+    for (p = 0; p < len; ++p) {
+      const V8 w = simd::set1(scores[p]);
+      a0 = simd::add(a0, simd::mul(w, simd::load(v_at(p, d))));
+      a1 = simd::add(a1, simd::mul(w, simd::load(v_at(p, d + 8))));
+    }
+    simd::store(out + d, a0);
+    simd::store(out + d + 8, a1);
+  }
+  for (; d + 8 <= head_dim; d += 8) {
+    V8 a = simd::zero();
+    for (p = 0; p < len; ++p) a = simd::add(a, simd::mul(simd::set1(scores[p]), simd::load(v_at(p, d))));
+    simd::store(out + d, a);
+  }
+  for (; d < head_dim; ++d) {
+    float a = 0.0f;
+    for (p = 0; p < len; ++p) a += scores[p] * *v_at(p, d);
+    out[d] = a;
+  }
 }
 
 // x * sigmoid(x) = x / (1 + exp(-x)), lane by lane.

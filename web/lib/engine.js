@@ -209,9 +209,19 @@ export class Engine {
     // so that once loadModel() resolves, listCachedModels() includes them.
     await files.cached?.();
     this.M.lmUnrefThreads?.(); // idle pthread workers must not keep a Node process alive
+    this.#warmUp();
     this.loadMs = now() - t0;
     this.info = this.#describe();
     return this.info;
+  }
+
+  // A fresh instance runs V8's baseline code until the hot functions are
+  // optimized. For a small model a few throw-away tokens at load get them
+  // there (a millisecond or two), so the first real token comes fast.
+  #warmUp() {
+    if (this.model.info().parameters > 4e6) return;
+    const bos = this.model.info().bosId;
+    call(() => this.session.generate([bos >= 0 ? bos : 0], { temperature: 0, maxTokens: 8, ignoreEos: true }, undefined));
   }
 
   // Streams one file's chunks into a wasm Buffer (the only copy of its bytes).
