@@ -29,6 +29,9 @@ std::string shown(const json& v) {
 }
 
 json parse_bounded(std::string_view text) {
+  if (text.size() > kMaxConfigJsonBytes)
+    fail(ErrorKind::kResourceLimit, "the file has " + std::to_string(text.size()) + " bytes; at most " + std::to_string(kMaxConfigJsonBytes) +
+        " are accepted");
   auto callback = [](int depth, json::parse_event_t event, json&) {
     if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
         depth >= kMaxJsonDepth)
@@ -140,6 +143,25 @@ RopeScaling read_rope_scaling(const json& v) {
   return rs;
 }
 
+// partial_rotary_factor < 1 rotates only part of each head: not implemented.
+void reject_partial_rotary(const json& obj) {
+  if (const json* v = field(obj, "partial_rotary_factor"); v && !v->is_null()) {
+    if (!v->is_number() || v->get<double>() != 1.0)
+      fail(ErrorKind::kUnsupported, "partial_rotary_factor = " + shown(*v) + " is not supported (only 1.0)");
+  }
+}
+
+// eos_token_id: a number, a list of numbers, or null (none).
+std::vector<int> read_eos_ids(const json& v) {
+  std::vector<int> ids;
+  if (v.is_array()) {
+    for (const json& id : v) ids.push_back(static_cast<int>(as_int(id, "eos_token_id", 0, kMaxTokenId)));
+  } else if (!v.is_null()) {
+    ids.push_back(static_cast<int>(as_int(v, "eos_token_id", 0, kMaxTokenId)));
+  }
+  return ids;
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(std::string_view json_text) {
@@ -190,13 +212,50 @@ ModelConfig ModelConfig::from_json(std::string_view json_text) {
   read_positive_float(j, "rms_norm_eps", &c.rms_norm_eps);
   read_positive_float(j, "rope_theta", &c.rope_theta);
   if (const json* v = field(j, "rope_scaling")) c.rope_scaling = read_rope_scaling(*v);
+  // transformers 5 writes both as one "rope_parameters" object.
+  if (const json* v = field(j, "rope_parameters"); v && !v->is_null()) {
+    if (!v->is_object()) bad("rope_parameters must be an object or null, got " + shown(*v));
+    read_positive_float(*v, "rope_theta", &c.rope_theta);
+    if (field(*v, "rope_type") || field(*v, "type")) c.rope_scaling = read_rope_scaling(*v);
+    reject_partial_rotary(*v);
+  }
+  reject_partial_rotary(j);
 
   read_bool(j, "tie_word_embeddings", &c.tie_word_embeddings);
-  read_bool(j, "attention_bias", &c.attention_bias);
-  read_bool(j, "mlp_bias", &c.mlp_bias);
-  // Qwen2 always has q/k/v biases (its config.json has no attention_bias
-  // field); o_proj has none, unlike Llama's attention_bias = true.
-  if (c.architecture == "Qwen2ForCausalLM") c.attention_bias = true;
+  // Which projections have biases depends on the architecture, as in
+  // transformers: LlamaAttention gives q/k/v/o_proj bias=attention_bias and
+  // LlamaMLP gate/up/down_proj bias=mlp_bias; Qwen2Attention always has q/k/v
+  // biases and never an o_proj bias; Mistral has no biases (the fields are
+  // ignored there, as transformers ignores them).
+  if (c.architecture == "LlamaForCausalLM") {
+    read_bool(j, "attention_bias", &c.attention_bias);
+    read_bool(j, "mlp_bias", &c.mlp_bias);
+    c.o_proj_bias = c.attention_bias;
+  } else if (c.architecture == "Qwen2ForCausalLM") {
+    c.attention_bias = true;
+  }
+
+  // Sliding-window attention. Mistral: sliding_window (MistralConfig's
+  // default 4096 when absent; null = none). Qwen2: only with
+  // use_sliding_window, which lm-wasm does not implement (it applies to some
+  // layers only). Llama has none.
+  if (c.architecture == "MistralForCausalLM") {
+    c.sliding_window = 4096;
+    if (const json* v = field(j, "sliding_window"))
+      c.sliding_window = v->is_null() ? 0 : static_cast<int>(as_int(*v, "sliding_window", 1, kMaxSize));
+  } else if (c.architecture == "Qwen2ForCausalLM") {
+    bool use_sliding_window = false;
+    read_bool(j, "use_sliding_window", &use_sliding_window);
+    if (use_sliding_window)
+      fail(ErrorKind::kUnsupported,
+           "use_sliding_window = true is not supported (Qwen2 sliding-window attention on some layers)");
+  }
+
+  // Quantized checkpoints (GPTQ, AWQ, bitsandbytes...) store other tensors.
+  if (const json* v = field(j, "quantization_config"); v && !v->is_null())
+    fail(ErrorKind::kUnsupported, "quantization_config " + shown(*v) +
+                                      " is not supported (lm-wasm loads F32, F16 and BF16 weights; its own q8 "
+                                      "quantizes at load)");
 
   read_string(j, "hidden_act", &c.hidden_act);
   if (c.hidden_act != "silu")
@@ -206,15 +265,51 @@ ModelConfig ModelConfig::from_json(std::string_view json_text) {
   // vocab_size: the tokenizer, not config.json, is authoritative for them.
   if (const json* v = field(j, "bos_token_id"))
     c.bos_token_id = v->is_null() ? -1 : static_cast<int>(as_int(*v, "bos_token_id", 0, kMaxTokenId));
-  if (const json* v = field(j, "eos_token_id")) {
-    c.eos_token_ids.clear();
-    if (v->is_array()) {
-      for (const json& id : *v) c.eos_token_ids.push_back(static_cast<int>(as_int(id, "eos_token_id", 0, kMaxTokenId)));
-    } else if (!v->is_null()) {
-      c.eos_token_ids.push_back(static_cast<int>(as_int(*v, "eos_token_id", 0, kMaxTokenId)));
-    }
-  }
+  if (const json* v = field(j, "eos_token_id")) c.eos_token_ids = read_eos_ids(*v);
   return c;
+}
+
+void ModelConfig::apply_generation_config(std::string_view json_text) {
+  // The field readers above name config.json; name this file instead.
+  try {
+    const json j = parse_bounded(json_text);
+    if (!j.is_object()) bad("expected a JSON object, got " + std::string(j.type_name()));
+    auto present = [&](const char* name) -> const json* {
+      const json* v = field(j, name);
+      return v && !v->is_null() ? v : nullptr;
+    };
+    GenerationDefaults g;
+    std::vector<int> eos = eos_token_ids;
+    if (const json* v = present("eos_token_id"))
+      for (int id : read_eos_ids(*v))
+        if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
+    if (const json* v = present("temperature")) {
+      if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < 0)
+        bad("temperature must be a finite number >= 0, got " + shown(*v));
+      g.temperature = static_cast<float>(v->get<double>());
+    }
+    // transformers samples only when do_sample is true: false means greedy.
+    // (Absent, it keeps lm-wasm's sampling default rather than transformers'
+    // greedy one.)
+    if (const json* v = present("do_sample")) {
+      if (!v->is_boolean()) bad("do_sample must be true or false, got " + shown(*v));
+      if (!v->get<bool>()) g.temperature = 0.0f;
+    }
+    if (const json* v = present("top_k")) g.top_k = static_cast<int>(as_int(*v, "top_k", 0, kMaxTokenId));
+    if (const json* v = present("top_p")) {
+      const float p = as_positive_float(*v, "top_p");
+      if (p > 1.0f) bad("top_p = " + shown(*v) + " must be in (0, 1]");
+      g.top_p = p;
+    }
+    if (const json* v = present("repetition_penalty")) g.repetition_penalty = as_positive_float(*v, "repetition_penalty");
+    eos_token_ids = std::move(eos);  // only once the whole file is valid
+    generation = g;
+  } catch (const Error& e) {
+    std::string m = e.what();
+    const std::string prefix = "config.json: ";
+    if (m.rfind(prefix, 0) == 0) m = "generation_config.json: " + m.substr(prefix.size());
+    throw Error(e.kind(), m);
+  }
 }
 
 bool ModelConfig::is_eos(int id) const {

@@ -1,7 +1,12 @@
 #include "generator.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 #include "error.h"
 
@@ -9,15 +14,81 @@ namespace lm {
 
 namespace {
 
-int default_context(const ModelConfig& c, const GeneratorConfig& g) {
-  return g.context_length > 0 ? g.context_length : std::min(c.max_position_embeddings, 2048);
-}
-
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// uint64_t arithmetic that sticks at UINT64_MAX instead of wrapping.
+struct Saturating {
+  uint64_t v;
+  friend Saturating operator*(Saturating a, Saturating b) {
+    uint64_t r;
+    return {__builtin_mul_overflow(a.v, b.v, &r) ? UINT64_MAX : r};
+  }
+  friend Saturating operator+(Saturating a, Saturating b) {
+    uint64_t r;
+    return {__builtin_add_overflow(a.v, b.v, &r) ? UINT64_MAX : r};
+  }
+};
+Saturating sat(int64_t v) { return {v < 0 ? 0 : static_cast<uint64_t>(v)}; }
+
+struct SessionBytes {
+  uint64_t kv_cache, total;
+};
+
+// What a session allocates (see Generator::bytes_needed), saturating.
+SessionBytes session_bytes(const ModelConfig& c, const GeneratorConfig& g) {
+  const Saturating ctx = sat(g.resolved_context(c)), B = sat(g.resolved_batch(c));
+  const Saturating d = sat(c.hidden_size), f = sat(c.intermediate_size), hd = sat(c.head_dim);
+  const Saturating q = sat(c.num_attention_heads) * hd, kv = sat(c.num_key_value_heads) * hd;
+  const Saturating V = sat(c.vocab_size), f32 = sat(4);
+  const Saturating kv_cache = sat(2) * f32 * sat(c.num_hidden_layers) * kv * ctx;
+  // RunState (model.h): x, xb, xb2, q, att, k, v, hb, hb2, rope_cos/sin; scores; logits.
+  const Saturating run_state =
+      f32 * (B * (sat(3) * d + sat(2) * q + sat(2) * kv + sat(2) * f + hd) + sat(c.num_attention_heads) * ctx + V);
+  const Saturating sampler = sat(4) * f32 * V;                    // its four per-vocabulary arrays
+  const Saturating history = f32 * ctx + sat(2) * sat(16) * ctx;  // ids_, and TextStream's text reserves
+  return {kv_cache.v, (kv_cache + run_state + sampler + history).v};
+}
+
+std::string bytes_text(uint64_t n) { return n == UINT64_MAX ? std::string("more than 2^64") : std::to_string(n); }
+
+// The context length to allocate, after refusing a session that would need
+// more memory than allowed. (An out-of-range context is left to KvCache, which
+// names the valid range.)
+int checked_context(const ModelConfig& c, const GeneratorConfig& g) {
+  const int ctx = g.resolved_context(c);
+  if (ctx < 1 || ctx > c.max_position_embeddings) return ctx;
+  const uint64_t limit = g.max_memory_bytes ? g.max_memory_bytes : default_session_memory_limit();
+  const SessionBytes need = session_bytes(c, g);
+  if (need.total > limit)
+    throw Error(ErrorKind::kResourceLimit,
+                "a session with context " + std::to_string(ctx) + " and batch " + std::to_string(g.resolved_batch(c)) +
+                    " needs " + bytes_text(need.total) + " bytes (KV cache " + bytes_text(need.kv_cache) +
+                    "), above the limit of " + std::to_string(limit) + " bytes; use a shorter context");
+  return ctx;
+}
+
 }  // namespace
+
+uint64_t default_session_memory_limit() {
+  if constexpr (sizeof(void*) < 8) return uint64_t{4} << 30;
+#if defined(__unix__) || defined(__APPLE__)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return (sat(pages) * sat(page)).v;
+#endif
+  return uint64_t{64} << 30;
+}
+
+uint64_t Generator::bytes_needed(const ModelConfig& c, const GeneratorConfig& g) { return session_bytes(c, g).total; }
+
+int GeneratorConfig::resolved_context(const ModelConfig& c) const {
+  return context_length > 0 ? context_length : std::min(c.max_position_embeddings, 2048);
+}
+
+int GeneratorConfig::resolved_batch(const ModelConfig& c) const {
+  return std::max(1, std::min(batch, resolved_context(c)));
+}
 
 const char* stop_reason_name(StopReason reason) {
   switch (reason) {
@@ -29,6 +100,16 @@ const char* stop_reason_name(StopReason reason) {
     case StopReason::kCancelled: return "cancelled";
   }
   return "none";
+}
+
+GenerationOptions default_generation_options(const Model& model) {
+  GenerationOptions o;
+  const GenerationDefaults& g = model.config().generation;
+  if (g.temperature) o.sampling.temperature = *g.temperature;
+  if (g.top_k) o.sampling.top_k = *g.top_k;
+  if (g.top_p) o.sampling.top_p = *g.top_p;
+  if (g.repetition_penalty) o.sampling.repetition_penalty = *g.repetition_penalty;
+  return o;
 }
 
 void GenerationOptions::validate() const {
@@ -43,8 +124,8 @@ void GenerationOptions::validate() const {
 Generator::Generator(std::shared_ptr<const Model> model, const GeneratorConfig& config, ThreadPool* pool)
     : model_(std::move(model)),
       pool_(pool),
-      cache_(model_->config(), default_context(model_->config(), config)),
-      state_(model_->config(), std::max(1, std::min(config.batch, cache_.context_length())), cache_.context_length()),
+      cache_(model_->config(), checked_context(model_->config(), config)),
+      state_(model_->config(), config.resolved_batch(model_->config()), cache_.context_length()),
       sampler_(model_->config().vocab_size),
       stream_(model_->tokenizer()) {
   ids_.reserve(static_cast<size_t>(cache_.context_length()));
@@ -54,6 +135,16 @@ void Generator::start(std::string_view prompt, const GenerationOptions& options)
   options.validate();  // before the tokenizer: bad options fail fast, whatever the prompt
   const std::vector<int32_t> ids = model_->tokenizer().encode(prompt, options.add_special_tokens);
   start_ids(ids, options);
+}
+
+void Generator::start_chat(const std::vector<ChatMessage>& messages, const GenerationOptions& options) {
+  const ChatTemplate& chat = model_->chat_template();
+  GenerationOptions o = options;
+  o.add_special_tokens = !chat.includes_bos();
+  // The end-of-turn marker is a special token in these vocabularies; if not, a stop string.
+  if (const auto id = model_->tokenizer().token_to_id(chat.end_of_turn())) o.stop_token_ids.push_back(*id);
+  else o.stop.emplace_back(chat.end_of_turn());
+  start(chat.format(messages), o);
 }
 
 void Generator::start_ids(std::span<const int32_t> prompt_ids, const GenerationOptions& options) {
@@ -152,7 +243,9 @@ Generator::Step Generator::step(TokenEvent& event) {
     event.top.assign(sampler_.top().begin(), sampler_.top().end());
     event.last = false;
 
-    if (!options_.ignore_eos && c.is_eos(id)) {
+    const bool ends_turn =
+        std::find(options_.stop_token_ids.begin(), options_.stop_token_ids.end(), id) != options_.stop_token_ids.end();
+    if (!options_.ignore_eos && (c.is_eos(id) || ends_turn)) {
       finish(StopReason::kEos, &event);
     } else if (stream_.update(ids_, event.text)) {
       finish(StopReason::kStop, &event);

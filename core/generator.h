@@ -35,9 +35,15 @@ struct GenerationOptions {
   bool ignore_eos = false;         // keep going past eos ids (benchmarks)
   bool truncate_prompt = false;    // over-long prompt: keep its end instead of failing
   bool add_special_tokens = true;  // let the tokenizer's post-processor add BOS
+  std::vector<int32_t> stop_token_ids;  // ids that end generation like an eos id (a chat turn's end)
 
   void validate() const;  // throws lm::Error(kInvalidArgument) naming the option
 };
+
+// The options a generation starts from: lm-wasm's defaults with the model's
+// generation_config.json sampling defaults (ModelConfig::generation) in place.
+// Callers override what their user set.
+GenerationOptions default_generation_options(const Model& model);
 
 enum class StopReason { kNone, kEos, kMaxTokens, kContext, kStop, kCancelled };
 const char* stop_reason_name(StopReason reason);  // "eos", "max_tokens", "context", "stop", "cancelled"
@@ -96,17 +102,39 @@ class TextStream {
 struct GeneratorConfig {
   int context_length = 0;  // KV cache positions; 0 = min(max_position_embeddings, 2048)
   int batch = 128;         // prompt tokens per prefill forward pass
+  // A session needing more than this many bytes (Generator::bytes_needed) is
+  // refused with kResourceLimit before anything is allocated; 0 = the default,
+  // default_session_memory_limit().
+  uint64_t max_memory_bytes = 0;
+
+  int resolved_context(const ModelConfig& config) const;  // context_length with the default applied
+  int resolved_batch(const ModelConfig& config) const;    // batch, at most the context
 };
+
+// The physical memory natively (64 GiB when unknown); 4 GiB, the whole
+// address space, in 32-bit WebAssembly.
+uint64_t default_session_memory_limit();
 
 class Generator {
  public:
+  // Throws lm::Error(kInvalidArgument) for a context outside [1,
+  // max_position_embeddings], kResourceLimit when the session would need more
+  // than config.max_memory_bytes.
   Generator(std::shared_ptr<const Model> model, const GeneratorConfig& config = {}, ThreadPool* pool = nullptr);
+
+  // Bytes a session of this model and config allocates: KV cache, RunState,
+  // sampler and token/text buffers. Saturates at UINT64_MAX instead of
+  // overflowing (the figures come from config.json).
+  static uint64_t bytes_needed(const ModelConfig& model, const GeneratorConfig& config);
 
   // Begins a generation: validates options, tokenizes the prompt (or takes
   // ids as given), resets the cache. Throws lm::Error (kInvalidArgument for
   // options, kContextOverflow for a prompt that does not fit).
   void start(std::string_view prompt, const GenerationOptions& options);
   void start_ids(std::span<const int32_t> prompt_ids, const GenerationOptions& options);
+  // Formats `messages` with the model's chat template and generates the
+  // assistant's reply, which ends at the template's end-of-turn token.
+  void start_chat(const std::vector<ChatMessage>& messages, const GenerationOptions& options);
 
   enum class Step { kPrefill, kToken, kDone };
   // One unit of work: a prefill chunk (kPrefill), or one token (kToken, with

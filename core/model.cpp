@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -35,6 +36,32 @@ RunState::RunState(const ModelConfig& c, int batch_, int context_length)
 size_t RunState::bytes() const {
   return x.bytes() + xb.bytes() + xb2.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() + hb.bytes() +
          hb2.bytes() + scores.bytes() + rope_cos.bytes() + rope_sin.bytes() + logits.bytes();
+}
+
+// ------------------------------------------------------ memory estimate ---
+
+MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t checkpoint_bytes, const LoadOptions& options,
+                               int context_length, int batch) {
+  // Sizes are bounded by ModelConfig's validation, so these products fit in 64 bits.
+  const uint64_t d = static_cast<uint64_t>(c.hidden_size), f = static_cast<uint64_t>(c.intermediate_size);
+  const uint64_t q = static_cast<uint64_t>(c.q_dim()), kv = static_cast<uint64_t>(c.kv_dim());
+  const uint64_t V = static_cast<uint64_t>(c.vocab_size), L = static_cast<uint64_t>(c.num_hidden_layers);
+  const uint64_t params = L * (d * q + 2 * d * kv + q * d + 3 * d * f) + V * d * (c.tie_word_embeddings ? 1 : 2);
+  MemoryEstimate e;
+  switch (options.weight_format) {
+    case WeightFormat::kAsStored: e.weights = checkpoint_bytes; break;
+    case WeightFormat::kF32: e.weights = params * 4; break;
+    case WeightFormat::kBF16: e.weights = params * 2; break;
+    case WeightFormat::kQ8: e.weights = params + params / kQ8Group * 4; break;
+  }
+  e.load_peak = options.weight_format == WeightFormat::kAsStored ? e.weights : checkpoint_bytes + e.weights;
+  const uint64_t ctx = static_cast<uint64_t>(context_length), B = static_cast<uint64_t>(batch);
+  e.kv_cache = 2 * sizeof(float) * L * kv * ctx;
+  // RunState (see model.h) plus the sampler's four per-vocabulary arrays.
+  e.scratch = sizeof(float) * (B * (3 * d + 2 * q + 2 * kv + 2 * f + static_cast<uint64_t>(c.head_dim)) +
+                               static_cast<uint64_t>(c.num_attention_heads) * ctx + V) +
+              16 * V;
+  return e;
 }
 
 // --------------------------------------------------------------- loading ---
@@ -76,6 +103,7 @@ Model::Model(ModelConfig config, Tokenizer tokenizer) : config_(std::move(config
 
 std::shared_ptr<const Model> Model::load(ModelFiles files, const LoadOptions& options) {
   ModelConfig config = ModelConfig::from_json(files.config_json);
+  if (files.generation_config_json) config.apply_generation_config(*files.generation_config_json);
   Tokenizer tokenizer = Tokenizer::from_json(files.tokenizer_json);
   if (tokenizer.vocab_size() > config.vocab_size)
     throw Error(ErrorKind::kFormat, "tokenizer.json has " + std::to_string(tokenizer.vocab_size()) +
@@ -89,7 +117,20 @@ std::shared_ptr<const Model> Model::load(ModelFiles files, const LoadOptions& op
     model->checkpoint_.add(SafetensorsFile::parse(shard.bytes.data(), shard.bytes.size(), shard.label));
   model->inv_freq_ = rope_inv_freq(model->config_);
   model->bind_weights(options);
+  model->chat_template_problem_ = "this model has no chat template (tokenizer_config.json has no \"chat_template\")";
+  if (files.tokenizer_config_json) {
+    try {
+      model->chat_template_ = ChatTemplate::from_tokenizer_config(*files.tokenizer_config_json);
+    } catch (const Error& e) {
+      model->chat_template_problem_ = e.what();
+    }
+  }
   return model;
+}
+
+const ChatTemplate& Model::chat_template() const {
+  if (!chat_template_) throw Error(ErrorKind::kUnsupported, "chat: " + chat_template_problem_);
+  return *chat_template_;
 }
 
 // Finds each tensor the architecture needs, checks dtype and shape, and makes
@@ -186,10 +227,16 @@ void Model::bind_weights(const LoadOptions& options) {
       L.bk = vector_f32(p + "self_attn.k_proj.bias", kv);
       L.bv = vector_f32(p + "self_attn.v_proj.bias", kv);
     }
+    if (c.o_proj_bias) L.bo = vector_f32(p + "self_attn.o_proj.bias", d);
     L.ffn_norm = vector_f32(p + "post_attention_layernorm.weight", d);
     L.w_gate = matrix(lookup(p + "mlp.gate_proj.weight", Shape{f, d}));
     L.w_up = matrix(lookup(p + "mlp.up_proj.weight", Shape{f, d}));
     L.w_down = matrix(lookup(p + "mlp.down_proj.weight", Shape{d, f}));
+    if (c.mlp_bias) {
+      L.b_gate = vector_f32(p + "mlp.gate_proj.bias", f);
+      L.b_up = vector_f32(p + "mlp.up_proj.bias", f);
+      L.b_down = vector_f32(p + "mlp.down_proj.bias", d);
+    }
   }
   weights_.final_norm = vector_f32("model.norm.weight", d);
 
@@ -271,33 +318,45 @@ void Model::forward(std::span<const int32_t> tokens, int pos, KvCache& cache, Ru
     matmul_bt(k, kv_dim, xb, d, L.wk, n, 1.0f, 0.0f, pool);
     matmul_bt(v, kv_dim, xb, d, L.wv, n, 1.0f, 0.0f, pool);
     for (int t = 0; t < n; ++t) {
-      if (L.bq) {
-        add(q + t * q_dim, L.bq, q_dim);
-        add(k + t * kv_dim, L.bk, kv_dim);
-        add(v + t * kv_dim, L.bv, kv_dim);
-      }
+      if (L.bq) add(q + t * q_dim, L.bq, q_dim);
+      if (L.bk) add(k + t * kv_dim, L.bk, kv_dim);
+      if (L.bv) add(v + t * kv_dim, L.bv, kv_dim);
       const float* cos = s.rope_cos.data() + t * half;
       const float* sin = s.rope_sin.data() + t * half;
       rope(q + t * q_dim, n_heads, hd, cos, sin);
       rope(k + t * kv_dim, n_kv, hd, cos, sin);
       for (int g = 0; g < n_kv; ++g) cache.store(l, g, pos + t, k + t * kv_dim + g * hd, v + t * kv_dim + g * hd);
     }
-    // Causal grouped-query attention: token t (position pos+t) sees positions
-    // 0..pos+t; query head h reads kv head h / group.
-    for (int t = 0; t < n; ++t)
+    // Causal grouped-query attention: token t (position p = pos+t) sees
+    // positions first..p, first = 0 or, with a sliding window W,
+    // max(0, p + 1 - W); query head h reads kv head h / group.
+    const int stride = cache.context_length();
+    for (int t = 0; t < n; ++t) {
+      const int p = pos + t;
+      const int first = c.sliding_window > 0 ? std::max(0, p + 1 - c.sliding_window) : 0;
       for (int h = 0; h < n_heads; ++h)
-        attention(att + t * q_dim + h * hd, q + t * q_dim + h * hd, cache.keys_t(l, h / group),
-                  cache.values(l, h / group), hd, cache.context_length(), pos + t + 1, attn_scale,
-                  s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(cache.context_length()));
+        attention(att + t * q_dim + h * hd, q + t * q_dim + h * hd, cache.keys_t(l, h / group) + first,
+                  cache.values(l, h / group) + static_cast<size_t>(first) * static_cast<size_t>(hd), hd, stride,
+                  p + 1 - first, attn_scale, s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(stride));
+    }
     matmul_bt(xb2, d, att, q_dim, L.wo, n, 1.0f, 0.0f, pool);
+    if (L.bo)
+      for (int t = 0; t < n; ++t) add(xb2 + t * d, L.bo, d);
     add(x, xb2, n * d);
 
     // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
     for (int t = 0; t < n; ++t) rmsnorm(xb + t * d, x + t * d, L.ffn_norm, d, c.rms_norm_eps);
     matmul_bt(hb, f, xb, d, L.w_gate, n, 1.0f, 0.0f, pool);
     matmul_bt(hb2, f, xb, d, L.w_up, n, 1.0f, 0.0f, pool);
+    if (L.b_gate)
+      for (int t = 0; t < n; ++t) {
+        add(hb + t * f, L.b_gate, f);
+        add(hb2 + t * f, L.b_up, f);
+      }
     swiglu(hb, hb2, n * f);
     matmul_bt(xb2, d, hb, f, L.w_down, n, 1.0f, 0.0f, pool);
+    if (L.b_down)
+      for (int t = 0; t < n; ++t) add(xb2 + t * d, L.b_down, d);
     add(x, xb2, n * d);
   }
 

@@ -7,12 +7,15 @@
 // belongs to the session, so one Model serves any number of sessions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "chat.h"
 #include "config.h"
 #include "kv_cache.h"
 #include "model_files.h"
@@ -32,13 +35,17 @@ struct LayerWeights {
   WeightRef wk;                      // [kv, d] k_proj
   WeightRef wv;                      // [kv, d] v_proj
   WeightRef wo;                      // [d, q]  o_proj
-  const float* bq = nullptr;         // [q]  q_proj bias (attention_bias only)
+  const float* bq = nullptr;         // [q]  q_proj bias (config.attention_bias only)
   const float* bk = nullptr;         // [kv] k_proj bias
   const float* bv = nullptr;         // [kv] v_proj bias
+  const float* bo = nullptr;         // [d]  o_proj bias (config.o_proj_bias only)
   const float* ffn_norm = nullptr;   // [d]   post_attention_layernorm
   WeightRef w_gate;                  // [f, d] gate_proj
   WeightRef w_up;                    // [f, d] up_proj
   WeightRef w_down;                  // [d, f] down_proj
+  const float* b_gate = nullptr;     // [f] gate_proj bias (config.mlp_bias only)
+  const float* b_up = nullptr;       // [f] up_proj bias
+  const float* b_down = nullptr;     // [d] down_proj bias
 };
 
 struct ModelWeights {
@@ -84,10 +91,23 @@ struct LoadOptions {
   WeightFormat weight_format = WeightFormat::kAsStored;
 };
 
+// What a model will need in memory, known before its weights are read: from
+// config.json and the checkpoint's total size. Figures in bytes.
+struct MemoryEstimate {
+  uint64_t weights = 0;   // resident weights after load (stored, or converted)
+  uint64_t load_peak = 0; // weights while loading (checkpoint + converted copy when converting)
+  uint64_t kv_cache = 0;  // one session's KV cache for `context_length` positions
+  uint64_t scratch = 0;   // activations, logits and sampler buffers of one session
+  uint64_t total() const { return std::max(load_peak, weights) + kv_cache + scratch; }
+};
+MemoryEstimate estimate_memory(const ModelConfig& config, uint64_t checkpoint_bytes, const LoadOptions& options,
+                               int context_length, int batch);
+
 class Model {
  public:
-  // Parses and validates the three inputs and builds the weight views. Takes
-  // ownership of the shard bytes. Every weight's presence, dtype and shape is
+  // Parses and validates the inputs (generation_config.json too, when given:
+  // see ModelConfig::apply_generation_config) and builds the weight views.
+  // Takes ownership of the shard bytes. Every weight's presence, dtype and shape is
   // checked against the config; a mismatch names the tensor, expected and
   // actual shapes. Throws lm::Error.
   static std::shared_ptr<const Model> load(ModelFiles files, const LoadOptions& options = {});
@@ -98,9 +118,17 @@ class Model {
   int64_t parameter_count() const { return parameter_count_; }
   size_t weight_bytes() const;  // bytes of weight memory held (checkpoint + converted)
 
+  // The chat template from tokenizer_config.json. Throws lm::Error naming
+  // the problem when the model has none or one lm-wasm does not recognize
+  // (the model itself still loads: plain generation does not need it).
+  const ChatTemplate& chat_template() const;
+  bool has_chat_template() const { return chat_template_.has_value(); }
+
   // Runs tokens (n <= state.batch) at positions pos .. pos+n-1: writes their
   // keys and values into `cache` and the last token's logits into
-  // state.logits. Requires pos + n <= cache.context_length() and ids in
+  // state.logits. With config.sliding_window = W > 0, the token at position p
+  // attends to positions max(0, p + 1 - W) .. p only (transformers' sliding
+  // window mask). Requires pos + n <= cache.context_length() and ids in
   // [0, vocab_size); throws lm::Error(kInvalidArgument) otherwise.
   void forward(std::span<const int32_t> tokens, int pos, KvCache& cache, RunState& state,
                ThreadPool* pool = nullptr) const;
@@ -117,6 +145,8 @@ class Model {
   std::vector<Tensor<uint16_t>> owned_16_;     // converted bf16 matrices
   std::vector<Tensor<int8_t>> owned_8_;        // quantized Q8 matrices (their scales are in owned_f32_)
   std::vector<double> inv_freq_;               // [head_dim / 2] RoPE frequencies after rope_scaling
+  std::optional<ChatTemplate> chat_template_;
+  std::string chat_template_problem_;          // why there is none, for chat_template()
   ModelWeights weights_;
   int64_t parameter_count_ = 0;
 };

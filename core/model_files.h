@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,14 +50,18 @@ struct ModelFiles {
   std::string config_json;     // config.json text
   std::string tokenizer_json;  // tokenizer.json text
   std::vector<ModelShard> shards;  // model.safetensors, or the shards of model.safetensors.index.json
+  std::optional<std::string> generation_config_json;  // generation_config.json text, when the model has one
+  std::optional<std::string> tokenizer_config_json;   // tokenizer_config.json text (its chat template), when present
 };
 
 // Reads config.json, tokenizer.json and model.safetensors (or every shard
-// named by model.safetensors.index.json) from a folder. Throws lm::Error(kIo)
-// naming the missing or unreadable file.
+// named by model.safetensors.index.json) from a folder, and
+// generation_config.json when it exists. Throws lm::Error(kIo) naming the
+// missing or unreadable file.
 ModelFiles read_model_dir(const std::filesystem::path& dir);
 
-// Reads a text file whole. Throws lm::Error(kIo) naming the path.
-std::string read_text_file(const std::filesystem::path& path);
+// Reads a text file whole. Throws lm::Error(kIo) naming the path, or
+// kResourceLimit when it has more than `max_bytes` bytes.
+std::string read_text_file(const std::filesystem::path& path, size_t max_bytes = SIZE_MAX);
 
 }  // namespace lm

@@ -205,6 +205,15 @@ void q8_tile(float* C, int ldc, const int16_t* xq, const float* xs, const Weight
   }
 }
 
+// Columns [n0, n1) of C for all M quantized activation rows.
+void q8_range(float* C, int ldc, const int16_t* aq, const float* as, const WeightRef& B, int M, int64_t n0,
+              int64_t n1, float alpha, float beta) {
+  const int64_t K = B.cols(), groups = K / kQ8Group;
+  int i = 0;
+  for (; i + kMR <= M; i += kMR) q8_tile(C + i * ldc, ldc, aq + i * K, as + i * groups, B, n0, n1, alpha, beta);
+  for (; i < M; ++i) q8_rows(C + i * ldc, aq + i * K, as + i * groups, B, n0, n1, alpha, beta);
+}
+
 // Per-call scratch for transformed activations (permuted or quantized). Grows
 // to the largest call once, so steady-state calls do not allocate.
 template <class T>
@@ -259,18 +268,21 @@ void matmul_bt(float* C, int ldc, const float* A, int lda, const WeightRef& B, i
     aq = q;
     as = qs;
   }
+  // The kernel for this dtype is called through a pointer: in WebAssembly
+  // that keeps each kernel a separate, small function (binaryen would inline
+  // every instantiation into one huge one), so V8 optimizes just the kernel
+  // in use, and soon.
+  using Range = void (*)(float*, int, const float*, int, const WeightRef&, int, int64_t, int64_t, float, float);
+  Range range = nullptr;
+  switch (B.dtype) {
+    case DType::kF32: range = matmul_range<F32Row>; break;
+    case DType::kBF16: range = matmul_range<BF16Row>; break;
+    case DType::kF16: range = matmul_range<F16Row>; break;
+    case DType::kQ8: break;
+  }
   auto run = [&](int64_t n0, int64_t n1) {
-    switch (B.dtype) {
-      case DType::kF32: matmul_range<F32Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
-      case DType::kBF16: matmul_range<BF16Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
-      case DType::kF16: matmul_range<F16Row>(C, ldc, a, la, B, M, n0, n1, alpha, beta); break;
-      case DType::kQ8: {
-        int i = 0;
-        for (; i + kMR <= M; i += kMR) q8_tile(C + i * ldc, ldc, aq + i * K, as + i * (K / kQ8Group), B, n0, n1, alpha, beta);
-        for (; i < M; ++i) q8_rows(C + i * ldc, aq + i * K, as + i * (K / kQ8Group), B, n0, n1, alpha, beta);
-        break;
-      }
-    }
+    if (range) return range(C, ldc, a, la, B, M, n0, n1, alpha, beta);
+    q8_range(C, ldc, aq, as, B, M, n0, n1, alpha, beta);
   };
   // Below ~0.5 M multiply-adds, waking the other threads costs more than it saves.
   constexpr int64_t kMinParallelWork = int64_t{1} << 19;

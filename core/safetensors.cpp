@@ -262,6 +262,10 @@ size_t Checkpoint::tensor_count() const {
 
 std::vector<std::string> parse_safetensors_index(std::string_view json_text) {
   const std::string label = "model.safetensors.index.json";
+  if (json_text.size() > kMaxIndexJsonBytes)
+    fail(ErrorKind::kResourceLimit, label,
+         "the file has " + std::to_string(json_text.size()) + " bytes; at most " + std::to_string(kMaxIndexJsonBytes) +
+             " are accepted");
   // ordered_json keeps the text's key order, which gives "first use" order.
   const auto index = parse_json_bounded<nlohmann::ordered_json>(json_text, label, [](int, const std::string&) {});
   if (!index.is_object()) fail(ErrorKind::kFormat, label, "not a JSON object");

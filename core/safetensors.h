@@ -73,7 +73,9 @@ class Checkpoint {
 };
 
 // Shard file names listed in a model.safetensors.index.json text, in first-use
-// order, without duplicates. Throws lm::Error(kFormat) when malformed.
+// order, without duplicates. Throws lm::Error(kFormat) when malformed,
+// kResourceLimit for text longer than kMaxIndexJsonBytes.
+inline constexpr size_t kMaxIndexJsonBytes = size_t{16} << 20;
 std::vector<std::string> parse_safetensors_index(std::string_view json_text);
 
 }  // namespace lm

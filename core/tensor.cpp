@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -123,10 +124,20 @@ namespace detail {
 void AlignedFree::operator()(void* p) const { std::free(p); }
 
 void* aligned_malloc(size_t bytes) {
+  if (bytes > SIZE_MAX - 63)
+    throw Error(ErrorKind::kResourceLimit, "out of memory allocating " + std::to_string(bytes) + " bytes");
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw Error(ErrorKind::kResourceLimit, "out of memory allocating " + std::to_string(bytes) + " bytes");
   return p;
+}
+
+size_t storage_bytes(int64_t numel, size_t elem_size) {
+  if (numel < 0) throw Error(ErrorKind::kInvalidArgument, "tensor with a negative element count");
+  if (static_cast<uint64_t>(numel) > (SIZE_MAX - 63) / elem_size)
+    throw Error(ErrorKind::kResourceLimit, "out of memory: a tensor of " + std::to_string(numel) + " elements of " +
+                                               std::to_string(elem_size) + " bytes exceeds the address space");
+  return static_cast<size_t>(numel) * elem_size;
 }
 
 void* aligned_zalloc(size_t bytes) {
@@ -150,14 +161,24 @@ void WeightRef::row_to_f32(int64_t r, float* out) const {
     case DType::kF32:
       std::memcpy(out, static_cast<const float*>(data) + base, static_cast<size_t>(n) * 4);
       break;
+    // 16-bit values are read with memcpy: a view into a safetensors file may
+    // be misaligned (the model loader converts such tensors through here).
     case DType::kF16: {
-      const auto* p = static_cast<const uint16_t*>(data) + base;
-      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
+      const auto* p = static_cast<const std::byte*>(data) + base * 2;
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = f16_to_f32(h);
+      }
       break;
     }
     case DType::kBF16: {
-      const auto* p = static_cast<const uint16_t*>(data) + base;
-      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+      const auto* p = static_cast<const std::byte*>(data) + base * 2;
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = bf16_to_f32(h);
+      }
       break;
     }
     case DType::kQ8: {

@@ -141,9 +141,15 @@ namespace detail {
 struct AlignedFree {
   void operator()(void* p) const;
 };
-// 64-byte aligned allocation of `bytes` bytes, zero-filled or not.
+// 64-byte aligned allocation of `bytes` bytes, zero-filled or not. Throws
+// lm::Error(kResourceLimit) when it cannot be had (also when rounding `bytes`
+// up to 64 would overflow).
 void* aligned_zalloc(size_t bytes);
 void* aligned_malloc(size_t bytes);
+// Bytes of `numel` elements of `elem_size` bytes; throws lm::Error
+// (kInvalidArgument for a negative count, kResourceLimit when it does not fit
+// in size_t, e.g. 2^31 floats in 32-bit WebAssembly).
+size_t storage_bytes(int64_t numel, size_t elem_size);
 }  // namespace detail
 
 enum class Init { kZero, kUninitialized };
@@ -159,11 +165,11 @@ class Tensor {
   explicit Tensor(const Shape& shape, Init init = Init::kZero) { resize(shape, init); }
 
   void resize(const Shape& shape, Init init = Init::kZero) {
+    const size_t bytes = detail::storage_bytes(shape.numel(), sizeof(T));
+    storage_.reset(!bytes ? nullptr
+                          : static_cast<T*>(init == Init::kZero ? detail::aligned_zalloc(bytes)
+                                                                : detail::aligned_malloc(bytes)));
     shape_ = shape;
-    const auto n = static_cast<size_t>(shape.numel());
-    storage_.reset(!n ? nullptr
-                      : static_cast<T*>(init == Init::kZero ? detail::aligned_zalloc(n * sizeof(T))
-                                                            : detail::aligned_malloc(n * sizeof(T))));
   }
 
   T* data() { return storage_.get(); }

@@ -1,13 +1,27 @@
-// Tokenizer: Hugging Face tokenizer.json, encode and decode.
+// Tokenizer: Hugging Face tokenizer.json or SentencePiece tokenizer.model,
+// encode and decode.
 //
-// Supported now: SentencePiece-style BPE as exported by transformers for
-// Llama-family models: normalizers Sequence / Prepend / Replace, no
-// pre-tokenizer, model BPE with ranked merges, byte_fallback (to <0xNN> tokens
-// when the vocab has them, else <unk>), fuse_unk, added tokens (special or not,
-// normalized or not, lstrip/rstrip/single_word), the TemplateProcessing
-// post-processor, and decoders Sequence / Replace / ByteFallback / Fuse /
-// Strip. Anything else is refused at load with an error naming the component.
-// Output equals Hugging Face `tokenizers` (decode: 0.19-0.22 semantics).
+// tokenizer.json (output equals Hugging Face `tokenizers`; decode has the
+// 0.19-0.22 semantics):
+//   normalizers  Sequence, Prepend, Replace (literal), NFC, NFD
+//   pre-tokenizers  Sequence, ByteLevel (add_prefix_space, use_regex),
+//                Split (a literal, or the GPT-2 / Llama-3 / Qwen2 split regex;
+//                any behavior, invert), Digits, Metaspace (replacement,
+//                prepend_scheme or add_prefix_space, split)
+//   models       BPE with ranked merges, byte_fallback (to <0xNN> tokens when
+//                the vocab has them, else <unk>), fuse_unk, ignore_merges,
+//                continuing_subword_prefix / end_of_word_suffix
+//   added tokens special or not, normalized or not, lstrip/rstrip/single_word
+//   post-processors  TemplateProcessing, ByteLevel, Sequence
+//   decoders     Sequence, Replace, ByteFallback, Fuse, Strip, ByteLevel, Metaspace
+// That covers the byte-level BPE of GPT-2, SmolLM, Llama-3 and Qwen2 and the
+// SentencePiece-style BPE of Llama-2, TinyLlama and Mistral. Anything else
+// (another regex, another component type) is refused at load with an
+// lm::Error(kUnsupported) naming it.
+//
+// tokenizer.model (output equals the SentencePiece library): BPE and Unigram
+// models, the precompiled normalization map (e.g. nmt_nfkc), the whitespace
+// options, user-defined symbols, byte_fallback; see sentencepiece.h.
 #pragma once
 
 #include <cstddef>
@@ -21,12 +35,26 @@
 
 namespace lm {
 
+// Longer tokenizer.json text is refused before parsing (the largest real ones,
+// e.g. Gemma's, are about 35 MB).
+inline constexpr size_t kMaxTokenizerJsonBytes = size_t{64} << 20;
+
 class Tokenizer {
  public:
   // Parses tokenizer.json text. Throws lm::Error(kFormat) for malformed JSON
   // or structure, lm::Error(kUnsupported) naming the first unsupported
   // normalizer / pre-tokenizer / model / decoder / post-processor type.
   static Tokenizer from_json(std::string_view json_text);
+  // Parses a SentencePiece tokenizer.model (a serialized ModelProto). Throws
+  // lm::Error(kFormat) when it is not a valid one, lm::Error(kUnsupported) for
+  // WORD / CHAR models, treat_whitespace_as_suffix or a denormalizer.
+  // encode() then matches SentencePiece's: add_special_tokens prepends BOS
+  // (trainer_spec.bos_id, if any), control pieces written in the text are
+  // plain text, and invalid UTF-8 becomes one U+FFFD per byte. decode() with
+  // skip_special_tokens matches SentencePiece's decode (<unk> reads " \u2047 ");
+  // without it, control pieces show as their text. is_special() is true for
+  // control pieces (<s>, </s>).
+  static Tokenizer from_sentencepiece(const std::byte* data, size_t size);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

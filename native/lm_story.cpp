@@ -45,9 +45,13 @@ constexpr const char* kUsage = R"(usage: lm-story [--model DIR|owner/name] [opti
   --context N              KV cache length (default min(model max, 2048))
   --threads N              worker threads (default 1)
   --weights auto|f32|bf16|q8  weight storage (default auto: as stored; q8: int8, quantized at load)
+  --chat                   treat --prompt as a user message, formatted with the model's chat template
+  --system TEXT            a system message before it (with --chat)
   --json                   one JSON line per token, then a summary line
   --tokenize TEXT          print the ids of TEXT (with BOS) as a JSON array
   --detokenize IDS         print the text of IDS ("1,80,147" or "[1,80,147]")
+--temperature, --top-k, --top-p and --repetition-penalty default to the model's
+generation_config.json values when it sets them.
 Model files are looked up in: --model, models/story/, ../shared/models/story/,
 then downloaded from the Hugging Face repo raincandy-u/TinyStories-656K.
 )";
@@ -61,7 +65,11 @@ struct Args {
   std::string prompt = "Once upon a time";
   lm::GenerationOptions gen;
   bool seed_given = false;
+  // Sampling flags given on the command line (the others take the model's defaults).
+  bool temperature_given = false, top_k_given = false, top_p_given = false, penalty_given = false;
   bool json = false;
+  bool chat = false;
+  std::optional<std::string> system;
   int context = 0;
   int threads = 1;
   std::string weights = "auto";
@@ -98,10 +106,19 @@ Args parse_args(int argc, char** argv) {
     } else if (flag == "--model") a.model = value();
     else if (flag == "--prompt") a.prompt = value();
     else if (flag == "--max-tokens") a.gen.max_tokens = parse_number<int>(flag, value());
-    else if (flag == "--temperature") a.gen.sampling.temperature = parse_number<float>(flag, value());
-    else if (flag == "--top-k") a.gen.sampling.top_k = parse_number<int>(flag, value());
-    else if (flag == "--top-p") a.gen.sampling.top_p = parse_number<float>(flag, value());
-    else if (flag == "--repetition-penalty") a.gen.sampling.repetition_penalty = parse_number<float>(flag, value());
+    else if (flag == "--temperature") {
+      a.gen.sampling.temperature = parse_number<float>(flag, value());
+      a.temperature_given = true;
+    } else if (flag == "--top-k") {
+      a.gen.sampling.top_k = parse_number<int>(flag, value());
+      a.top_k_given = true;
+    } else if (flag == "--top-p") {
+      a.gen.sampling.top_p = parse_number<float>(flag, value());
+      a.top_p_given = true;
+    } else if (flag == "--repetition-penalty") {
+      a.gen.sampling.repetition_penalty = parse_number<float>(flag, value());
+      a.penalty_given = true;
+    }
     else if (flag == "--seed") {
       a.gen.sampling.seed = parse_number<uint64_t>(flag, value());
       a.seed_given = true;
@@ -111,6 +128,8 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--threads") a.threads = parse_number<int>(flag, value());
     else if (flag == "--weights") a.weights = value();
     else if (flag == "--json") a.json = true;
+    else if (flag == "--chat") a.chat = true;
+    else if (flag == "--system") a.system = value();
     else if (flag == "--tokenize") a.tokenize = value();
     else if (flag == "--detokenize") a.detokenize = value();
     else throw UsageError{"unknown option '" + flag + "'"};
@@ -205,14 +224,26 @@ int run(const Args& args) {
   }
 
   lm::GenerationOptions gen = args.gen;
+  const lm::SamplerOptions defaults = lm::default_generation_options(*model).sampling;
+  if (!args.temperature_given) gen.sampling.temperature = defaults.temperature;
+  if (!args.top_k_given) gen.sampling.top_k = defaults.top_k;
+  if (!args.top_p_given) gen.sampling.top_p = defaults.top_p;
+  if (!args.penalty_given) gen.sampling.repetition_penalty = defaults.repetition_penalty;
   if (!args.seed_given) gen.sampling.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   std::unique_ptr<lm::ThreadPool> pool;
   if (args.threads > 1) pool = std::make_unique<lm::ThreadPool>(args.threads);
   lm::Generator generator(model, lm::GeneratorConfig{args.context, 128}, pool.get());
-  generator.start(args.prompt, gen);
+  if (args.chat) {
+    std::vector<lm::ChatMessage> messages;
+    if (args.system) messages.push_back({"system", *args.system});
+    messages.push_back({"user", args.prompt});
+    generator.start_chat(messages, gen);
+  } else {
+    generator.start(args.prompt, gen);
+  }
 
   if (!args.json) {
-    std::cout << args.prompt << std::flush;
+    if (!args.chat) std::cout << args.prompt << std::flush;
     generator.run([](const lm::TokenEvent& e) { std::cout << e.text << std::flush; });
     std::cout << "\n";
     const lm::GenerationStats& s = generator.stats();

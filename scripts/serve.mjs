@@ -3,10 +3,12 @@
 // types (.mjs, .wasm), ETag / Last-Modified with 304s, 127.0.0.1 only.
 //   node scripts/serve.mjs [dir] [--port N] [--isolate]
 // --isolate adds Cross-Origin-Opener-Policy / -Embedder-Policy, which make
-// the page cross-origin isolated (SharedArrayBuffer, threads).
+// the page cross-origin isolated (SharedArrayBuffer, threads). --csp sends the
+// strict Content-Security-Policy the page is built to work under (README).
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { CSP } from './csp.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -17,6 +19,7 @@ const option = (name, fallback) => {
 const root = resolve(args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port') ?? 'build/site');
 const port = Number(option('--port', process.env.PORT ?? 8080));
 const isolate = flag('--isolate');
+const csp = flag('--csp');
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -38,6 +41,7 @@ function resolvePath(urlPath) {
 
 const server = createServer((req, res) => {
   const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+  if (csp) headers['content-security-policy'] = CSP;
   if (isolate) {
     headers['cross-origin-opener-policy'] = 'same-origin';
     headers['cross-origin-embedder-policy'] = 'require-corp';
@@ -79,6 +83,6 @@ server.on('error', (e) => {
   process.exit(1);
 });
 server.listen(port, '127.0.0.1', () => {
-  console.log(`lm-wasm: serving ${root}${isolate ? ' (cross-origin isolated)' : ''}`);
+  console.log(`lm-wasm: serving ${root}${isolate ? ' (cross-origin isolated)' : ''}${csp ? ' with a strict CSP' : ''}`);
   console.log(`open http://127.0.0.1:${server.address().port}/`);
 });

@@ -23,4 +23,4 @@ ln -s "$(cd "$model" && pwd)" build/site/models/story
 echo "model files: $model"
 
 # Cross-origin isolation headers let the page use threads (SharedArrayBuffer).
-exec node scripts/serve.mjs build/site --port "${PORT:-8080}" --isolate "$@"
+exec node scripts/serve.mjs build/site --port "${PORT:-8080}" --isolate --csp "$@"

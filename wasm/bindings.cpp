@@ -83,8 +83,16 @@ bool bool_of(const val& obj, const char* key) {
   return v.as<bool>();
 }
 
-lm::GenerationOptions generation_options(const val& o) {
-  lm::GenerationOptions g;
+lm::WeightFormat weight_format_of(const std::string& w) {
+  if (w == "auto") return lm::WeightFormat::kAsStored;
+  if (w == "f32") return lm::WeightFormat::kF32;
+  if (w == "bf16") return lm::WeightFormat::kBF16;
+  if (w == "q8") return lm::WeightFormat::kQ8;
+  throw lm::Error(lm::ErrorKind::kInvalidArgument, "weights must be auto, f32, bf16 or q8");
+}
+
+// Options given in `o` override `g` (the model's defaults).
+lm::GenerationOptions generation_options(const val& o, lm::GenerationOptions g) {
   if (o.isUndefined() || o.isNull()) return g;
   lm::SamplerOptions& s = g.sampling;
   if (has(o, "maxTokens")) g.max_tokens = int_of(o, "maxTokens");
@@ -168,13 +176,18 @@ class Buffer {
 
 class Model {
  public:
-  // files: { config: string, tokenizer: string, shards: [{name: string, buffer: Buffer}] }
+  // files: { config: string, tokenizer: string, generationConfig?: string, tokenizerConfig?: string,
+  //          shards: [{name: string, buffer: Buffer}] }
   // options: { weights: "auto" | "f32" | "bf16", threads: number }
   static Model* load(val files, val options) {
     return guard([&] {
       lm::ModelFiles mf;
       mf.config_json = string_of(files["config"], "config");
       mf.tokenizer_json = string_of(files["tokenizer"], "tokenizer");
+      if (has(files, "generationConfig"))
+        mf.generation_config_json = string_of(files["generationConfig"], "generationConfig");
+      if (has(files, "tokenizerConfig"))
+        mf.tokenizer_config_json = string_of(files["tokenizerConfig"], "tokenizerConfig");
       const val shards = files["shards"];
       const int n = shards["length"].as<int>();
       for (int i = 0; i < n; ++i)
@@ -182,13 +195,7 @@ class Model {
       lm::LoadOptions lo;
       int threads = 1;
       if (!options.isUndefined() && !options.isNull()) {
-        if (has(options, "weights")) {
-          const std::string w = string_of(options["weights"], "weights");
-          if (w == "f32") lo.weight_format = lm::WeightFormat::kF32;
-          else if (w == "bf16") lo.weight_format = lm::WeightFormat::kBF16;
-          else if (w == "q8") lo.weight_format = lm::WeightFormat::kQ8;
-          else if (w != "auto") throw lm::Error(lm::ErrorKind::kInvalidArgument, "weights must be auto, f32, bf16 or q8");
-        }
+        if (has(options, "weights")) lo.weight_format = weight_format_of(string_of(options["weights"], "weights"));
         if (has(options, "threads")) threads = int_of(options, "threads");
       }
       auto pool = std::make_unique<lm::ThreadPool>(threads);
@@ -213,6 +220,16 @@ class Model {
     v.set("weightDtype", lm::dtype_name(model_->weights().lm_head.dtype));
     v.set("bosId", c.bos_token_id);
     v.set("eosIds", array_of(c.eos_token_ids));
+    v.set("slidingWindow", c.sliding_window);
+    v.set("chatTemplate", model_->has_chat_template() ? val(model_->chat_template().name()) : val::null());
+    // Sampling defaults: lm-wasm's, with generation_config.json's in place.
+    const lm::SamplerOptions d = lm::default_generation_options(*model_).sampling;
+    val defaults = val::object();
+    defaults.set("temperature", d.temperature);
+    defaults.set("topK", d.top_k);
+    defaults.set("topP", d.top_p);
+    defaults.set("repetitionPenalty", d.repetition_penalty);
+    v.set("generationDefaults", defaults);
     v.set("simd", lm::simd::backend_name());
     v.set("threads", pool_->size());
     return v;
@@ -256,13 +273,30 @@ class Session {
 
   void start(val prompt, val options) {
     guard([&] {
-      const lm::GenerationOptions o = generation_options(options);
+      const lm::GenerationOptions o = generation_options(options, lm::default_generation_options(gen_.model()));
       if (prompt.isString()) {
         gen_.start(prompt.as<std::string>(), o);
       } else {
         const std::vector<int32_t> ids = ids_of(prompt);
         gen_.start_ids(ids, o);
       }
+    });
+  }
+
+  // messages: [{ role, content }]
+  void chat(val messages, val options) {
+    guard([&] {
+      if (!val::global("Array").call<bool>("isArray", messages))
+        throw lm::Error(lm::ErrorKind::kInvalidArgument, "chat: messages must be an array of { role, content }");
+      std::vector<lm::ChatMessage> list;
+      const int n = messages["length"].as<int>();
+      for (int i = 0; i < n; ++i) {
+        const val m = messages[i];
+        if (m.typeOf().as<std::string>() != "object" || m.isNull())
+          throw lm::Error(lm::ErrorKind::kInvalidArgument, "chat: each message must be an object { role, content }");
+        list.push_back({string_of(m["role"], "message role"), string_of(m["content"], "message content")});
+      }
+      gen_.start_chat(list, generation_options(options, lm::default_generation_options(gen_.model())));
     });
   }
 
@@ -350,6 +384,30 @@ class Session {
   lm::TokenEvent event_;
 };
 
+// { weights, loadPeak, kvCache, scratch, total } in bytes, before any weight is read.
+// options: { weights, contextLength }
+val estimate_memory(val config_json, double checkpoint_bytes, val options) {
+  return guard([&] {
+    const lm::ModelConfig config = lm::ModelConfig::from_json(string_of(config_json, "config"));
+    lm::LoadOptions lo;
+    lm::GeneratorConfig gc;
+    if (!options.isUndefined() && !options.isNull()) {
+      if (has(options, "weights")) lo.weight_format = weight_format_of(string_of(options["weights"], "weights"));
+      if (has(options, "contextLength")) gc.context_length = int_of(options, "contextLength");
+    }
+    const lm::MemoryEstimate e = lm::estimate_memory(config, static_cast<uint64_t>(checkpoint_bytes), lo,
+                                                     gc.resolved_context(config), gc.resolved_batch(config));
+    val v = val::object();
+    v.set("weights", static_cast<double>(e.weights));
+    v.set("loadPeak", static_cast<double>(e.load_peak));
+    v.set("kvCache", static_cast<double>(e.kv_cache));
+    v.set("scratch", static_cast<double>(e.scratch));
+    v.set("total", static_cast<double>(e.total()));
+    v.set("contextLength", gc.resolved_context(config));
+    return v;
+  });
+}
+
 // Size of the wasm memory, and the part malloc has handed out (leak tests, memory stats).
 double memory_bytes() { return static_cast<double>(__builtin_wasm_memory_size(0)) * 65536.0; }
 double heap_in_use() { return static_cast<double>(mallinfo().uordblks); }
@@ -367,6 +425,7 @@ EMSCRIPTEN_BINDINGS(lm_wasm) {
   class_<Session>("Session")
       .class_function("create", &Session::create, allow_raw_pointers())
       .function("start", &Session::start)
+      .function("chat", &Session::chat)
       .function("next", &Session::next)
       .function("generate", &Session::generate)
       .function("cancel", &Session::cancel)
@@ -376,6 +435,7 @@ EMSCRIPTEN_BINDINGS(lm_wasm) {
       .function("result", &Session::result)
       .function("contextLength", &Session::context_length)
       .function("memoryBytes", &Session::memory_bytes);
+  function("estimateMemory", &estimate_memory);
   function("memoryBytes", &memory_bytes);
   function("heapInUse", &heap_in_use);
   function("measureMachine", optional_override([](double budget_ms, double buffer_mb) {

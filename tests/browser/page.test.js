@@ -34,7 +34,9 @@ const CHROMIUM_ARGS = [
 const RESULTS = join(ROOT, 'test-results');
 const MODEL_PATH = '/models/story/model.safetensors';
 const MODEL_SIZE = statSync(join(STORY_DIR, 'model.safetensors')).size;
-const STORY_BYTES = ['config.json', 'tokenizer.json', 'model.safetensors'].reduce((s, f) => s + statSync(join(STORY_DIR, f)).size, 0);
+// The files a load reads (and the model cache keeps): generation_config.json is optional; the story model has one.
+const STORY_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'];
+const STORY_BYTES = STORY_FILES.reduce((s, f) => s + statSync(join(STORY_DIR, f)).size, 0);
 const T = 30_000; // generous wait for anything the page does
 const TEST = { timeout: 90_000 };
 
@@ -157,7 +159,8 @@ async function doSetup() {
   };
   for (const [name, bytes] of Object.entries(broken)) {
     mkdirSync(join(site, 'models', name));
-    for (const f of ['config.json', 'tokenizer.json']) writeFileSync(join(site, 'models', name, f), readFileSync(join(STORY_DIR, f)));
+    // (With the optional generation_config.json too: a 404 for it would be a console error.)
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json']) writeFileSync(join(site, 'models', name, f), readFileSync(join(STORY_DIR, f)));
     writeFileSync(join(site, 'models', name, 'model.safetensors'), bytes);
   }
 
@@ -448,7 +451,7 @@ test('reload: the model comes from the browser cache, not a second download; Del
   const listed = () =>
     page.waitForFunction((base) => [...document.querySelectorAll('#cached-list li')].some((li) => li.textContent.startsWith(base) && li.querySelector('button')), storyBase);
   await listed();
-  assert.match(await page.textContent('#cached-list'), new RegExp(`${formatBytes(STORY_BYTES)} \\(3 files\\)`));
+  assert.match(await page.textContent('#cached-list'), new RegExp(`${formatBytes(STORY_BYTES)} \\(${STORY_FILES.length} files\\)`));
 
   const mark = server.log.length;
   await page.reload();
@@ -469,9 +472,9 @@ test('reload: the model comes from the browser cache, not a second download; Del
   await page.reload();
   await waitReady(page);
   assert.equal(weightDownloads(server.log, mark2).length, 1, 'after Delete, a reload downloads the weights again');
-  // Listed as soon as the model is ready, with all three files (not before the weights are stored).
+  // Listed as soon as the model is ready, with all its files (not before the weights are stored).
   await listed();
-  assert.match(await page.textContent('#cached-list'), new RegExp(`${formatBytes(STORY_BYTES)} \\(3 files\\)`));
+  assert.match(await page.textContent('#cached-list'), new RegExp(`${formatBytes(STORY_BYTES)} \\(${STORY_FILES.length} files\\)`));
   await closePage(page);
 });
 

@@ -265,5 +265,141 @@ TEST(ConfigTest, RejectsBadRopeScaling) {
   expect_format(with("rope_scaling", orig), "rope_scaling.original_max_position_embeddings = 0 is out of range");
 }
 
+// ------------------------------------------ architectures beyond Llama ---
+
+// Biases as transformers' modules create them: Llama's attention_bias covers
+// q/k/v and o_proj, mlp_bias gate/up/down; Qwen2 has q/k/v biases only;
+// Mistral none (its config's bias fields are ignored, as transformers does).
+TEST(ConfigTest, BiasesFollowTheArchitecture) {
+  json j = json::parse(with("attention_bias", true));
+  j["mlp_bias"] = true;
+  const ModelConfig llama = ModelConfig::from_json(j.dump());
+  EXPECT_TRUE(llama.attention_bias);
+  EXPECT_TRUE(llama.o_proj_bias);
+  EXPECT_TRUE(llama.mlp_bias);
+  j["architectures"] = {"Qwen2ForCausalLM"};
+  const ModelConfig qwen = ModelConfig::from_json(j.dump());
+  EXPECT_TRUE(qwen.attention_bias);
+  EXPECT_FALSE(qwen.o_proj_bias);
+  EXPECT_FALSE(qwen.mlp_bias);
+  j["architectures"] = {"MistralForCausalLM"};
+  const ModelConfig mistral = ModelConfig::from_json(j.dump());
+  EXPECT_FALSE(mistral.attention_bias);
+  EXPECT_FALSE(mistral.o_proj_bias);
+  EXPECT_FALSE(mistral.mlp_bias);
+}
+
+TEST(ConfigTest, SlidingWindow) {
+  json m = json::parse(with("architectures", {"MistralForCausalLM"}));
+  EXPECT_EQ(ModelConfig::from_json(m.dump()).sliding_window, 4096);  // MistralConfig's default
+  m["sliding_window"] = nullptr;
+  EXPECT_EQ(ModelConfig::from_json(m.dump()).sliding_window, 0);
+  m["sliding_window"] = 7;
+  EXPECT_EQ(ModelConfig::from_json(m.dump()).sliding_window, 7);
+  m["sliding_window"] = 0;
+  expect_format(m.dump(), "sliding_window = 0 is out of range");
+  // Llama has no sliding window; Qwen2's only applies with use_sliding_window.
+  EXPECT_EQ(ModelConfig::from_json(with("sliding_window", 7)).sliding_window, 0);
+  json q = json::parse(with("architectures", {"Qwen2ForCausalLM"}));
+  q["sliding_window"] = 4096;
+  q["use_sliding_window"] = false;
+  EXPECT_EQ(ModelConfig::from_json(q.dump()).sliding_window, 0);
+  q["use_sliding_window"] = true;
+  expect_unsupported(q.dump(), "use_sliding_window = true is not supported");
+}
+
+TEST(ConfigTest, RefusesWhatChangesTheMathUnsupported) {
+  expect_unsupported(with("quantization_config", {{"quant_method", "gptq"}, {"bits", 4}}), "quantization_config");
+  expect_unsupported(with("partial_rotary_factor", 0.5), "partial_rotary_factor = 0.5 is not supported");
+  EXPECT_NO_THROW(ModelConfig::from_json(with("partial_rotary_factor", 1.0)));
+  EXPECT_NO_THROW(ModelConfig::from_json(with("quantization_config", nullptr)));
+  expect_unsupported(with("architectures", {"GemmaForCausalLM"}), "architecture \"GemmaForCausalLM\" is not supported");
+}
+
+// transformers 5 writes rope_theta and rope_scaling as one rope_parameters object.
+TEST(ConfigTest, RopeParameters) {
+  const ModelConfig d = ModelConfig::from_json(with("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 500000.0}}));
+  EXPECT_FLOAT_EQ(d.rope_theta, 500000.0f);
+  EXPECT_EQ(d.rope_scaling.type, RopeScaling::Type::kNone);
+  const ModelConfig l3 = ModelConfig::from_json(with("rope_parameters", {{"rope_type", "llama3"},
+                                                                         {"rope_theta", 500000.0},
+                                                                         {"factor", 32.0},
+                                                                         {"low_freq_factor", 1.0},
+                                                                         {"high_freq_factor", 4.0},
+                                                                         {"original_max_position_embeddings", 8192}}));
+  EXPECT_FLOAT_EQ(l3.rope_theta, 500000.0f);
+  EXPECT_EQ(l3.rope_scaling.type, RopeScaling::Type::kLlama3);
+  EXPECT_FLOAT_EQ(l3.rope_scaling.factor, 32.0f);
+  expect_unsupported(with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 4.0}}), "\"yarn\"");
+}
+
+// ------------------------------------------------- generation_config.json ---
+
+TEST(ConfigTest, GenerationConfigDefaultsAndEosIds) {
+  ModelConfig c = ModelConfig::from_json(with("eos_token_id", 2));
+  c.apply_generation_config(R"({"do_sample": true, "temperature": 0.6, "top_k": 20, "top_p": 0.9,
+                                "repetition_penalty": 1.1, "eos_token_id": [2, 7, 9], "max_new_tokens": 100})");
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int>{2, 7, 9}));  // added to config.json's, no duplicates
+  ASSERT_TRUE(c.generation.temperature && c.generation.top_k && c.generation.top_p && c.generation.repetition_penalty);
+  EXPECT_FLOAT_EQ(*c.generation.temperature, 0.6f);
+  EXPECT_EQ(*c.generation.top_k, 20);
+  EXPECT_FLOAT_EQ(*c.generation.top_p, 0.9f);
+  EXPECT_FLOAT_EQ(*c.generation.repetition_penalty, 1.1f);
+
+  // do_sample: false is greedy whatever the temperature; absent fields and nulls set nothing.
+  ModelConfig g = ModelConfig::from_json(with("eos_token_id", 2));
+  g.apply_generation_config(R"({"do_sample": false, "temperature": 0.7, "top_p": null, "eos_token_id": 5})");
+  EXPECT_EQ(g.generation.temperature, 0.0f);
+  EXPECT_FALSE(g.generation.top_p);
+  EXPECT_FALSE(g.generation.top_k);
+  EXPECT_EQ(g.eos_token_ids, (std::vector<int>{2, 5}));
+
+  ModelConfig story = ModelConfig::from_json(test::read_file(test::story_model_dir() / "config.json"));
+  story.apply_generation_config(test::read_file(test::story_model_dir() / "generation_config.json"));
+  EXPECT_FALSE(story.generation.temperature);
+  EXPECT_EQ(story.eos_token_ids, std::vector<int>{2});
+}
+
+TEST(ConfigTest, GenerationConfigErrorsNameTheFile) {
+  for (const auto& [text, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"{", "invalid JSON"},
+           {"[]", "expected a JSON object"},
+           {R"({"top_p": 1.5})", "top_p = 1.5 must be in (0, 1]"},
+           {R"({"temperature": -1})", "temperature must be a finite number >= 0"},
+           {R"({"top_k": -1})", "top_k = -1 is out of range"},
+           {R"({"do_sample": "yes"})", "do_sample must be true or false"},
+           {R"({"repetition_penalty": 0})", "repetition_penalty = 0 must be a positive"},
+           {R"({"eos_token_id": "2"})", "eos_token_id must be an integer"},
+       }) {
+    ModelConfig c = ModelConfig::from_json("{}");
+    try {
+      c.apply_generation_config(text);
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(e.kind(), ErrorKind::kFormat) << msg;
+      EXPECT_EQ(msg.rfind("generation_config.json: ", 0), 0u) << msg;
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    }
+  }
+}
+
+// The text is refused before parsing when longer than kMaxConfigJsonBytes
+// (real files are a few KB), for generation_config.json too.
+TEST(ConfigTest, RejectsOversizedText) {
+  const std::string big = "{" + std::string(kMaxConfigJsonBytes, ' ') + "}";
+  expect_error(big, ErrorKind::kResourceLimit, "at most 1048576");
+  ModelConfig c = ModelConfig::from_json("{}");
+  try {
+    c.apply_generation_config(big);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kResourceLimit) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("generation_config.json: ", 0), 0u) << e.what();
+  }
+  // Just under the bound is fine.
+  EXPECT_EQ(ModelConfig::from_json("{" + std::string(kMaxConfigJsonBytes - 2, ' ') + "}").hidden_size, 4096);
+}
+
 }  // namespace
 }  // namespace lm

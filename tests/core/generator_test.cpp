@@ -23,6 +23,23 @@ void* operator new(size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+// Every other replaceable form too, so that no block is allocated by one
+// allocator and freed by another: under AddressSanitizer the forms not
+// replaced here are ASan's own (e.g. std::stable_sort's nothrow new would be
+// freed by our sized delete: an alloc-dealloc-mismatch).
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace lm {
 namespace {
@@ -237,6 +254,49 @@ TEST(Generator, OneModelServesInterleavedSessions) {
 }
 
 // After the first few tokens (buffers warmed up), decode steps allocate nothing.
+// A session's memory (KV cache, activations, sampler, text) is computed with
+// overflow-safe arithmetic and checked against a limit before anything is
+// allocated: a context or batch far beyond what the machine can hold is a
+// kResourceLimit error naming the figures, not gigabytes of zeroed buffers.
+TEST(Generator, SessionMemoryIsCheckedBeforeAllocating) {
+  const ModelConfig& c = story_model()->config();
+  const GeneratorConfig small{64, 8};
+  Generator g(story_model(), small);
+  const uint64_t need = Generator::bytes_needed(c, small);
+  EXPECT_GE(need, g.memory_bytes());
+  EXPECT_LT(need, g.memory_bytes() + (uint64_t{1} << 20));
+
+  GeneratorConfig tight{512, 128, uint64_t{1} << 20};
+  const uint64_t tight_need = Generator::bytes_needed(c, tight);
+  try {
+    Generator refused(story_model(), tight);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(e.kind(), ErrorKind::kResourceLimit) << msg;
+    EXPECT_NE(msg.find("needs " + std::to_string(tight_need) + " bytes"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("limit of 1048576 bytes"), std::string::npos) << msg;
+  }
+
+  // max_position_embeddings is not checked against the weights, so a config
+  // may claim 2^20 positions; a session asking for all of them with a batch
+  // as large would need about 7.5 GB: refused under an 8 MB limit, quickly.
+  nlohmann::json config = test::read_json(test::story_model_dir() / "config.json");
+  config["max_position_embeddings"] = 1 << 20;
+  ModelFiles files = read_model_dir(test::story_model_dir());
+  files.config_json = config.dump();
+  const auto long_model = Model::load(std::move(files));
+  const GeneratorConfig huge{1 << 20, 1 << 20, uint64_t{8} << 20};
+  EXPECT_GT(Generator::bytes_needed(long_model->config(), huge), uint64_t{7} << 30);
+  try {
+    Generator refused(long_model, huge);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kResourceLimit) << e.what();
+  }
+  EXPECT_GE(default_session_memory_limit(), uint64_t{1} << 30);
+}
+
 TEST(Generator, DecodeStepsDoNotAllocate) {
   Generator g(story_model());
   GenerationOptions o;

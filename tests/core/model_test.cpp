@@ -224,6 +224,57 @@ TEST(Model, ShapeMismatchNamesTensorAndBothShapes) {
                     ErrorKind::kFormat, {"k_proj", "[64, 128]", "[128, 128]"});
 }
 
+// A config far larger than its weights (hidden and intermediate 2^20 against
+// the story model's 656K parameters) fails at the first shape check, before
+// anything sized by the config is allocated.
+TEST(Model, ConfigFarLargerThanTheWeightsFailsAtTheShapeCheck) {
+  nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
+  config["hidden_size"] = 1 << 20;
+  config["intermediate_size"] = 1 << 20;
+  config["max_position_embeddings"] = 1 << 20;
+  expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
+                    ErrorKind::kFormat, {"model.embed_tokens.weight", "[2048, 128]", "[2048, 1048576]"});
+}
+
+// Found by fuzzing (fuzz/regressions/model): half-precision tensors whose
+// bytes are not 2-byte aligned (the data section starts at 8 + header
+// length) were read through uint16_t pointers when converted at load:
+// undefined behaviour (UBSan: misaligned load). They load and give the same
+// logits as the aligned file.
+TEST(Model, MisalignedHalfPrecisionTensorsLoad) {
+  std::vector<TensorBytes> half = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
+  for (TensorBytes& t : half) {
+    std::string bytes(t.bytes.size() / 2, '\0');
+    for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
+      float v;
+      std::memcpy(&v, t.bytes.data() + 4 * i, 4);
+      const uint16_t h = f32_to_f16(v);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+    t.dtype = "F16";
+    t.bytes = bytes;
+  }
+  const std::string aligned = test::safetensors_bytes(half);
+  // One more header byte (a space) moves the whole data section by one.
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(aligned[static_cast<size_t>(i)]);
+  std::string misaligned = aligned;
+  misaligned.insert(8 + n, " ");
+  for (int i = 0; i < 8; ++i) misaligned[static_cast<size_t>(i)] = static_cast<char>(((n + 1) >> (8 * i)) & 0xff);
+
+  const std::vector<int32_t> ids = {1, 80, 147, 201, 282, 57};
+  const auto reference =
+      last_logits(*Model::load(files_of(story_file("config.json"), story_file("tokenizer.json"), aligned)), ids);
+  for (WeightFormat format : {WeightFormat::kAsStored, WeightFormat::kF32, WeightFormat::kQ8}) {
+    LoadOptions o;
+    o.weight_format = format;
+    ModelFiles files = files_of(story_file("config.json"), story_file("tokenizer.json"), misaligned);
+    auto m = Model::load(std::move(files), o);
+    if (format == WeightFormat::kAsStored) EXPECT_EQ(last_logits(*m, ids), reference);
+    else EXPECT_EQ(argmax_of(last_logits(*m, ids)), argmax_of(reference));
+  }
+}
+
 TEST(Model, MissingUnexpectedAndUntiedTensors) {
   const std::vector<TensorBytes> all = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
   std::vector<TensorBytes> missing;
@@ -259,6 +310,76 @@ TEST(Model, RejectsWrongDtypeAndTokenizerLargerThanVocab) {
   config["vocab_size"] = 1000;
   expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
                     ErrorKind::kFormat, {"tokenizer.json", "2048", "1000"});
+}
+
+// A sliding window (Mistral) as wide as the context changes nothing; a
+// narrow one changes only positions past it, identically whether the prompt
+// is run in one chunk, in small chunks or one token at a time.
+TEST(Model, SlidingWindowAttention) {
+  nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
+  config["architectures"] = {"MistralForCausalLM"};
+  auto mistral = [&](int window) {
+    config["sliding_window"] = window;
+    return Model::load(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")));
+  };
+  const std::vector<int32_t> ids = {1, 80, 147, 201, 282, 57, 99, 140, 305, 12};
+  const auto wide = mistral(512);
+  EXPECT_EQ(wide->config().sliding_window, 512);
+  EXPECT_EQ(last_logits(*wide, ids), last_logits(*story_model(), ids));
+
+  const auto narrow = mistral(4);
+  const std::vector<int32_t> short_ids(ids.begin(), ids.begin() + 4);
+  EXPECT_EQ(last_logits(*narrow, short_ids), last_logits(*story_model(), short_ids));
+  const std::vector<float> full = last_logits(*story_model(), ids), windowed = last_logits(*narrow, ids);
+  EXPECT_GT(max_abs_diff(windowed, full), 0.01f) << "the window had no effect";
+  EXPECT_EQ(last_logits(*narrow, ids, 3), windowed) << "chunked prefill differs";
+  KvCache cache(narrow->config(), 16);
+  RunState state(narrow->config(), 1, 16);
+  for (size_t i = 0; i < ids.size(); ++i) narrow->forward({&ids[i], 1}, static_cast<int>(i), cache, state);
+  EXPECT_EQ(std::vector<float>(state.logits.data(), state.logits.data() + 2048), windowed) << "decoding differs";
+}
+
+// attention_bias (Llama) needs o_proj biases too; mlp_bias gate/up/down biases.
+TEST(Model, BiasTensorsAreRequiredAsTheConfigSays) {
+  std::vector<TensorBytes> tensors = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");
+  nlohmann::json config = nlohmann::json::parse(story_file("config.json"));
+  config["attention_bias"] = true;
+  for (int l = 0; l < 2; ++l)
+    for (const auto& [name, n] : std::vector<std::pair<std::string, int>>{{"q_proj", 128}, {"k_proj", 64}, {"v_proj", 64}})
+      tensors.push_back({"model.layers." + std::to_string(l) + ".self_attn." + name + ".bias", "F32", {n}, std::string(4 * n, '\0')});
+  expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), test::safetensors_bytes(tensors)),
+                    ErrorKind::kFormat, {"missing tensor 'model.layers.0.self_attn.o_proj.bias'"});
+  // The same tensors are a Qwen2 checkpoint: q/k/v biases and no o_proj bias.
+  config["architectures"] = {"Qwen2ForCausalLM"};
+  const auto qwen = Model::load(files_of(config.dump(), story_file("tokenizer.json"), test::safetensors_bytes(tensors)));
+  EXPECT_NE(qwen->weights().layers[1].bv, nullptr);
+  EXPECT_EQ(qwen->weights().layers[1].bo, nullptr);
+  // Zero biases change nothing.
+  const std::vector<int32_t> ids = {1, 80, 147, 201, 282, 57};
+  EXPECT_EQ(last_logits(*qwen, ids), last_logits(*story_model(), ids));
+
+  nlohmann::json mlp = nlohmann::json::parse(story_file("config.json"));
+  mlp["mlp_bias"] = true;
+  expect_load_error(files_of(mlp.dump(), story_file("tokenizer.json"), story_file("model.safetensors")), ErrorKind::kFormat,
+                    {"missing tensor 'model.layers.0.mlp.gate_proj.bias'"});
+}
+
+// generation_config.json is read from the model folder and applied at load.
+TEST(Model, GenerationConfigIsOptionalAndApplied) {
+  ModelFiles files = read_model_dir(test::story_model_dir());
+  ASSERT_TRUE(files.generation_config_json.has_value());
+  files.generation_config_json = R"({"eos_token_id": [2, 3], "do_sample": false})";
+  const auto m = Model::load(std::move(files));
+  EXPECT_EQ(m->config().eos_token_ids, (std::vector<int>{2, 3}));
+  EXPECT_EQ(m->config().generation.temperature, 0.0f);
+
+  ModelFiles none = files_of(story_file("config.json"), story_file("tokenizer.json"), story_file("model.safetensors"));
+  EXPECT_FALSE(none.generation_config_json.has_value());
+  EXPECT_FALSE(Model::load(std::move(none))->config().generation.temperature.has_value());
+
+  ModelFiles broken = files_of(story_file("config.json"), story_file("tokenizer.json"), story_file("model.safetensors"));
+  broken.generation_config_json = R"({"top_k": "many"})";
+  expect_load_error(std::move(broken), ErrorKind::kFormat, {"generation_config.json", "top_k"});
 }
 
 TEST(Model, ForwardRejectsBadTokensAndPositions) {

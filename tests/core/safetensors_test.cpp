@@ -438,5 +438,11 @@ TEST(SafetensorsIndexTest, RejectsMalformedIndexes) {
   expect_index_error("{\"weight_map\": " + std::string(200, '[') + std::string(200, ']') + "}", "nested deeper than 64");
 }
 
+// An index longer than kMaxIndexJsonBytes is refused before parsing.
+TEST(SafetensorsIndexTest, RejectsOversizedText) {
+  expect_error([] { parse_safetensors_index(std::string(kMaxIndexJsonBytes + 1, ' ')); }, ErrorKind::kResourceLimit,
+               "model.safetensors.index.json: the file has 16777217 bytes");
+}
+
 }  // namespace
 }  // namespace lm

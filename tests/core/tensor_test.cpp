@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
 
+#include "error.h"
 #include "simd.h"
 
 namespace lm {
@@ -152,6 +154,44 @@ TEST(Tensor, WeightRefRowConversion) {
     EXPECT_EQ(row[2], -0.5f);
     EXPECT_EQ(w.bytes(), 6 * dtype_size(dtype));
   }
+}
+
+// Found by fuzzing: a view into a safetensors file may be misaligned, and
+// its F16 / BF16 rows were read through uint16_t pointers (UB).
+TEST(Tensor, WeightRefRowConversionReadsMisalignedHalfPrecision) {
+  const std::vector<float> values = {1.5f, -2.0f, 0.25f, 3.0f};
+  for (DType dtype : {DType::kF16, DType::kBF16}) {
+    std::vector<unsigned char> bytes(1 + 2 * values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint16_t h = dtype == DType::kF16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+      std::memcpy(bytes.data() + 1 + 2 * i, &h, 2);
+    }
+    WeightRef w{dtype, Shape{2, 2}, bytes.data() + 1, nullptr};
+    float row[2];
+    w.row_to_f32(1, row);
+    EXPECT_EQ(row[0], 0.25f);
+    EXPECT_EQ(row[1], 3.0f);
+  }
+}
+
+// Sizes are checked before allocating: a negative count is an argument
+// error; a size that does not fit size_t (or whose rounding up to 64 bytes
+// would wrap around to a tiny block) is a resource-limit error.
+TEST(Tensor, StorageSizesAreCheckedBeforeAllocating) {
+  auto kind_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.kind();
+    }
+    ADD_FAILURE() << "no lm::Error";
+    return ErrorKind::kState;
+  };
+  EXPECT_EQ(kind_of([] { Tensor<float> t(Shape{-1, 4}); }), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(kind_of([] { Tensor<float> t(Shape{int64_t{1} << 31, int64_t{1} << 31}); }), ErrorKind::kResourceLimit);
+  EXPECT_EQ(kind_of([] { detail::aligned_malloc(SIZE_MAX - 10); }), ErrorKind::kResourceLimit);
+  Tensor<float> empty(Shape{0, 4});
+  EXPECT_EQ(empty.data(), nullptr);
 }
 
 }  // namespace

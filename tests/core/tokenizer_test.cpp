@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "test_support.h"
+#include "tokenizer_fixtures.h"
 
 // Counts heap allocations while `counting` is set: streaming decode must not allocate.
 // (Replacing the global operators with malloc/free is valid; GCC cannot tell.)
@@ -33,6 +34,23 @@ void* operator new(size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+// Every other replaceable form too, so that no block is allocated by one
+// allocator and freed by another: under AddressSanitizer the forms not
+// replaced here are ASan's own (e.g. std::stable_sort's nothrow new would be
+// freed by our sized delete: an alloc-dealloc-mismatch).
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace lm {
 namespace {
@@ -350,6 +368,30 @@ TEST(TokenizerByteFallback, StablePrefixExcludesAnOpenByteRun) {
   EXPECT_EQ(story_tokenizer().stable_prefix_length(story_ids), story_ids.size());
 }
 
+// Found by fuzzing (fuzz/regressions/tokenizer_json): stable_prefix_length
+// checked only the trailing ids it walked over, so a bad id earlier on went
+// unnoticed (decode() refuses it); and it stopped at an id without a piece,
+// which decode() skips, so "stable" text could still change: ids "<0x76>",
+// hole, "<0xEE>" decode to two U+FFFD, not to the "v" of the prefix.
+TEST(TokenizerByteFallback, StablePrefixChecksEveryIdAndSeesThroughHoles) {
+  const Tokenizer tok = Tokenizer::from_json(byte_fallback_json().dump());
+  EXPECT_EQ(error_kind([&] { tok.stable_prefix_length(Ids{-5, 260}); }), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(error_kind([&] { tok.stable_prefix_length(Ids{tok.vocab_size(), 259}); }), ErrorKind::kInvalidArgument);
+
+  json j = byte_fallback_json();
+  j["added_tokens"].push_back({{"id", 300}, {"content", "<x>"}, {"special", true}});  // ids 262..299: no piece
+  const Tokenizer holes = Tokenizer::from_json(j.dump());
+  ASSERT_EQ(holes.vocab_size(), 301);
+  const Ids ids{260, byte_id(0x76), 270, byte_id(0xEE)};
+  const size_t k = holes.stable_prefix_length(ids);
+  EXPECT_EQ(k, 1u);
+  const std::string all = holes.decode(ids);
+  EXPECT_EQ(all, "a\uFFFD\uFFFD");
+  EXPECT_EQ(all.compare(0, holes.decode(Ids(ids.begin(), ids.begin() + static_cast<long>(k))).size(),
+                        holes.decode(Ids(ids.begin(), ids.begin() + static_cast<long>(k)))),
+            0);
+}
+
 TEST(TokenizerByteFallback, DecodeIntoReplacesTheBuffer) {
   const Tokenizer tok = Tokenizer::from_json(byte_fallback_json().dump());
   std::string out = "old text";
@@ -430,14 +472,14 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
   EXPECT_NE(message.find("normalizer type 'NFKC'"), std::string::npos) << message;
 
   j = story_json();
-  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}};
+  j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
   EXPECT_EQ(load_error(j.dump(), &message), ErrorKind::kUnsupported);
-  EXPECT_NE(message.find("pre_tokenizer type 'ByteLevel'"), std::string::npos) << message;
+  EXPECT_NE(message.find("pre_tokenizer type 'BertPreTokenizer'"), std::string::npos) << message;
 
   j = story_json();
-  j["decoder"] = {{"type", "Metaspace"}};
+  j["decoder"] = {{"type", "WordPiece"}};
   EXPECT_EQ(load_error(j.dump(), &message), ErrorKind::kUnsupported);
-  EXPECT_NE(message.find("decoder type 'Metaspace'"), std::string::npos) << message;
+  EXPECT_NE(message.find("decoder type 'WordPiece'"), std::string::npos) << message;
 
   j = story_json();
   j["post_processor"] = {{"type", "RobertaProcessing"}};
@@ -460,6 +502,22 @@ TEST(TokenizerErrors, MalformedJsonIsAFormatError) {
   EXPECT_EQ(load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}"),
             ErrorKind::kFormat);
   EXPECT_EQ(load_error("{\"model\": \"\xFF\"}"), ErrorKind::kFormat);  // invalid UTF-8 in JSON
+}
+
+// Bounds checked before the work they limit: the text size before parsing,
+// the number of merges before reading them.
+TEST(TokenizerErrors, OversizedTextAndTooManyMergesAreRefused) {
+  std::string message;
+  EXPECT_EQ(load_error(std::string(kMaxTokenizerJsonBytes + 1, ' '), &message), ErrorKind::kResourceLimit);
+  EXPECT_NE(message.find("at most 67108864"), std::string::npos) << message;
+
+  // 2^22 + 1 merges (zeros: the count is checked before any entry).
+  std::string merges = "[";
+  for (int i = 0; i <= (1 << 22); ++i) merges += i ? ",0" : "0";
+  merges += "]";
+  const std::string text = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": )" + merges + "}}";
+  EXPECT_EQ(load_error(text, &message), ErrorKind::kFormat);
+  EXPECT_NE(message.find("merges has 4194305 entries"), std::string::npos) << message;
 }
 
 TEST(TokenizerErrors, DeepNestingIsRefusedWithoutCrashing) {
@@ -811,6 +869,22 @@ TEST(TokenizerDecode, DecodeIntoAndStablePrefixDoNotAllocate) {
   sequences.push_back(story_tokenizer().encode(
       "Once upon a time, there was a little girl named Lily. She liked to play outside with Ben. "
       "One day, they found a big red ball in the park. \"Can we play with it?\" asked Ben."));
+  // Byte-level BPE (bytes, broken characters and a special token) ...
+  tokenizers.push_back(Tokenizer::from_json(
+      test::byte_level_json({{"type", "ByteLevel"}, {"add_prefix_space", false}}, {" upon"}, {"<|end|>"}).dump()));
+  Ids byte_ids;
+  for (int i = 0; i < 500; ++i) byte_ids.push_back(static_cast<int32_t>(rng() % 258));
+  sequences.push_back(byte_ids);
+  // ... and a SentencePiece model with byte pieces.
+  test::SpmModel spm = test::SpmModel::with_specials();
+  spm.add_bytes();
+  for (const char* piece : {"\u2581", "a", "b", "\u2581a", "ab"}) spm.pieces.push_back({piece, -1.0f, 1});
+  const std::string spm_bytes = spm.serialize();
+  tokenizers.push_back(
+      Tokenizer::from_sentencepiece(reinterpret_cast<const std::byte*>(spm_bytes.data()), spm_bytes.size()));
+  Ids spm_ids;
+  for (int i = 0; i < 500; ++i) spm_ids.push_back(static_cast<int32_t>(rng() % spm.pieces.size()));
+  sequences.push_back(spm_ids);
   std::string out;
   size_t stable_sum = 0;
   const auto pass = [&] {

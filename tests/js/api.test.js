@@ -12,6 +12,7 @@ import {
   ContextOverflowError,
   StateError,
   LmError,
+  ResourceLimitError,
 } from '../../web/lib/node.js';
 import {
   STORY_DIR,
@@ -27,7 +28,8 @@ import {
 
 const greedy = golden('story-greedy.json');
 const storyFile = (name) => readFileSync(join(STORY_DIR, name));
-const sizeOfStory = ['config.json', 'tokenizer.json', 'model.safetensors'].reduce((s, f) => s + storyFile(f).length, 0);
+// Every file a load reads: generation_config.json is optional, and the story model has one.
+const sizeOfStory = ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'].reduce((s, f) => s + storyFile(f).length, 0);
 
 async function collect(generation) {
   const chunks = [];
@@ -143,6 +145,24 @@ for (const worker of [false, true]) {
       assert.deepEqual(y.ids, greedy.cases[1].generated_ids);
     });
 
+    test('separate sessions of one model run correctly side by side', async () => {
+      const a = await model.createSession({ contextLength: 128 });
+      const b = await model.createSession();
+      assert.equal(a.contextLength, 128);
+      assert.equal(b.contextLength, 512);
+      const [x, y, z] = await Promise.all([
+        a.generate(greedy.cases[0].prompt, { temperature: 0, maxTokens: 64 }),
+        b.generate(greedy.cases[1].prompt, { temperature: 0, maxTokens: 64 }),
+        model.generate(greedy.cases[2].prompt, { temperature: 0, maxTokens: 64 }),
+      ]);
+      assert.deepEqual(x.ids, greedy.cases[0].generated_ids);
+      assert.deepEqual(y.ids, greedy.cases[1].generated_ids);
+      assert.deepEqual(z.ids, greedy.cases[2].generated_ids);
+      await a.dispose();
+      await rejectsWith(a.generate('x').result, StateError, /disposed/);
+      await b.dispose();
+    });
+
     test('dispose frees the model; later calls fail clearly', async () => {
       await model.dispose();
       await rejectsWith(model.generate('x').result, StateError, /disposed/);
@@ -191,7 +211,7 @@ describe('sources', () => {
         return fetch(`${server.url}/${url.slice(base.length)}`);
       };
       const model = await loadModel(source, { fetch: fetchLocal, revision });
-      assert.deepEqual(urls, ['config.json', 'tokenizer.json', 'model.safetensors'].map((f) => base + f));
+      assert.deepEqual(urls, ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'].map((f) => base + f));
       await model.dispose();
     }
   });
@@ -280,4 +300,26 @@ test('errors are LmErrors with a code', async () => {
   const e = await loadModel('http://127.0.0.1:1/').catch((x) => x);
   assert.ok(e instanceof LmError);
   assert.equal(e.code, 'io');
+});
+
+test('the memory a model needs is known before its weights download, and a budget is enforced', async () => {
+  const events = [];
+  const model = await loadModel(STORY_DIR, { onProgress: (p) => events.push(p) });
+  const firstWeights = events.find((e) => e.file === 'model.safetensors');
+  assert.ok(firstWeights.memoryNeeded > 0, 'memoryNeeded is reported with the first weight bytes');
+  const e = model.info.memoryEstimate;
+  assert.equal(e.total, firstWeights.memoryNeeded);
+  assert.equal(e.weights, storyFile('model.safetensors').length);
+  assert.equal(e.kvCache, 2 * 4 * 2 * 64 * 512); // 2 layers x kv dim 64 x 512 positions, keys and values
+  assert.ok(model.info.memoryBytes >= e.total, 'the estimate does not exceed what was allocated');
+  await model.dispose();
+  // A budget below the estimate fails before the weights are read.
+  const reads = [];
+  const slow = await startServer(STORY_DIR);
+  const fetchLogged = (url, init) => {
+    reads.push(url);
+    return fetch(url, init);
+  };
+  await rejectsWith(loadModel(`${slow.url}/`, { memoryBudget: 1e6, fetch: fetchLogged }), ResourceLimitError, /needs about 4 MB.*memoryBudget of 1 MB/);
+  await slow.close();
 });

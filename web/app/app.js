@@ -156,13 +156,14 @@ async function load(source, label = typeof source === 'string' ? source : 'the c
     await previous?.dispose();
     const model = await loadModel(source, {
       signal: controller.signal,
-      onProgress: ({ loaded, total }) => {
+      onProgress: ({ loaded, total, memoryNeeded }) => {
         lastBytes = loaded;
+        const needs = memoryNeeded ? ` · needs ${formatBytes(memoryNeeded)} of memory` : '';
         if (total) {
           el.progress.value = loaded / total;
-          el.progressText.textContent = `${formatBytes(loaded)} of ${formatBytes(total)} (${percent(loaded / total)})`;
+          el.progressText.textContent = `${formatBytes(loaded)} of ${formatBytes(total)} (${percent(loaded / total)})${needs}`;
         } else {
-          el.progressText.textContent = formatBytes(loaded);
+          el.progressText.textContent = formatBytes(loaded) + needs;
         }
       },
     });
@@ -180,6 +181,7 @@ async function load(source, label = typeof source === 'string' ? source : 'the c
     el.stat.load.textContent = `${i.loadMs.toFixed(0)} ms`;
     el.stat.memory.textContent = formatBytes(i.memoryBytes);
     el.progress.value = 1;
+    if (i.memoryEstimate) el.modelStatus.textContent += ` Memory: ${formatBytes(i.memoryEstimate.total)} needed.`;
     el.progressText.textContent = `${formatBytes(lastBytes)} (100%)`;
     refreshCacheList();
   } catch (e) {

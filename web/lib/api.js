@@ -29,6 +29,7 @@ export function makeLoadModel(env) {
       revision: o.revision,
       cache: o.cache ?? env.cacheByDefault ?? false,
       wasmUrl,
+      memoryBudget: o.memoryBudget,
       threads,
       autoThreads,
       ...(o.fetch ? { fetchFn: o.fetch } : {}),

@@ -22,15 +22,20 @@ function sharedModel(source, onProgress) {
   return models.get(source);
 }
 
-const template = `
-  <style>
-    :host { display: block; font: inherit; line-height: 1.6; }
-    [part=text] { white-space: pre-wrap; overflow-wrap: anywhere; }
-    [part=status] { font-size: 0.85em; opacity: 0.7; }
-    [part=status]:empty { display: none; }
-  </style>
-  <div part="text" aria-live="polite"></div>
-  <div part="status" role="status"></div>`;
+// A constructed stylesheet, not a <style> element: it works under a strict
+// Content-Security-Policy (no 'unsafe-inline' for styles).
+let sheet = null;
+function elementSheet() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(`
+      :host { display: block; font: inherit; line-height: 1.6; }
+      [part=text] { white-space: pre-wrap; overflow-wrap: anywhere; }
+      [part=status] { font-size: 0.85em; opacity: 0.7; }
+      [part=status]:empty { display: none; }`);
+  }
+  return sheet;
+}
 
 export class LmStoryElement extends HTMLElement {
   static observedAttributes = ['model', 'prompt'];
@@ -41,9 +46,14 @@ export class LmStoryElement extends HTMLElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = template; // static markup only; model output goes in as text
-    this.#text = root.querySelector('[part=text]');
-    this.#status = root.querySelector('[part=status]');
+    root.adoptedStyleSheets = [elementSheet()];
+    this.#text = document.createElement('div');
+    this.#text.setAttribute('part', 'text');
+    this.#text.setAttribute('aria-live', 'polite');
+    this.#status = document.createElement('div');
+    this.#status.setAttribute('part', 'status');
+    this.#status.setAttribute('role', 'status');
+    root.append(this.#text, this.#status); // model output only ever goes in as text
   }
 
   connectedCallback() {

@@ -5,7 +5,7 @@
 // Each Engine has its own instance (and so its own memory): dispose() drops
 // the instance and every byte with it. The compiled WebAssembly.Module is
 // shared by all engines of a realm.
-import { ModelLoadError, InvalidOptionError, StateError, abortError, toLmError } from './errors.js';
+import { ModelLoadError, InvalidOptionError, ResourceLimitError, StateError, abortError, toLmError } from './errors.js';
 import { resolveSource, shardsFromIndex } from './sources.js';
 
 // The two builds: single-threaded, and pthreads (needs SharedArrayBuffer).
@@ -87,6 +87,34 @@ function threadsFor(configText, auto, platform) {
   return params >= 16e6 ? auto : 1;
 }
 
+// wasm32 memory ends at 4 GiB; keep room for the module's own data and stack.
+const WASM32_BUDGET = 4 * 2 ** 30 - 64 * 2 ** 20;
+const mb = (n) => `${(n / 1e6).toFixed(0)} MB`;
+
+function checkBudget(e, budget, label, callerBudget) {
+  if (e.total <= budget) return;
+  throw new ResourceLimitError(
+    `${label}: this model needs about ${mb(e.total)} (weights ${mb(Math.max(e.weights, e.loadPeak))}, ` +
+      `KV cache ${mb(e.kvCache)} for ${e.contextLength} tokens), more than ` +
+      `${callerBudget ? 'the memoryBudget of' : 'WebAssembly memory allows,'} ${mb(budget)}; ` +
+      'try weights: "q8" or "bf16", or a smaller contextLength',
+  );
+}
+
+/**
+ * An optional file's text, or null when the model has none (or it cannot be
+ * read: a missing generation_config.json only means no defaults). Aborts still abort.
+ */
+async function optionalText(files, name, signal) {
+  if (files.has && !files.has(name)) return null;
+  try {
+    return await files.text(name, signal);
+  } catch (e) {
+    if (signal?.aborted) throw abortError(signal);
+    return null;
+  }
+}
+
 /** Calls into wasm; an engine Error (with .code) becomes the matching LmError. */
 function call(fn) {
   try {
@@ -129,7 +157,9 @@ export class Engine {
     this.threads = threads;
     this.autoThreads = autoThreads;
     this.model = null;
-    this.session = null;
+    this.session = null; // the default session (id 0)
+    this.sessions = new Map(); // id -> further sessions (createSession)
+    this.nextSessionId = 1;
     this.info = null;
     this.loadMs = 0;
     this.pieceCache = new Map();
@@ -139,7 +169,7 @@ export class Engine {
    * Downloads / reads the model files into wasm memory and loads the model.
    * onProgress({ loaded, total, file }) reports bytes across all files.
    */
-  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, cache = false } = {}) {
+  async load(source, { onProgress, signal, weights = 'auto', contextLength, revision, fetchFn, cache = false, memoryBudget } = {}) {
     if (this.model) throw new StateError('this engine already holds a model');
     const t0 = now();
     const check = () => {
@@ -148,39 +178,53 @@ export class Engine {
     const files = await resolveSource(source, { platform: this.platform, fetchFn, revision, cache });
     let loaded = 0;
     let total;
-    const progress = (file) => onProgress?.({ loaded, total, file });
+    const progress = (file) => onProgress?.({ loaded, total, file, memoryNeeded: this.estimate?.total });
 
     check();
     const config = await files.text('config.json', signal);
     loaded += config.bytes ?? config.text.length;
     progress('config.json');
+    const generationConfig = await optionalText(files, 'generation_config.json', signal);
+    if (generationConfig) {
+      loaded += generationConfig.bytes ?? generationConfig.text.length;
+      progress('generation_config.json');
+    }
     if (this.threads === 'auto') this.threads = threadsFor(config.text, this.autoThreads, this.platform);
     this.M = await instantiate(this.platform, { wasmUrl: this.wasmUrl, threads: this.threads });
     const tokenizer = await files.text('tokenizer.json', signal);
     loaded += tokenizer.bytes ?? tokenizer.text.length;
     progress('tokenizer.json');
+    const tokenizerConfig = await optionalText(files, 'tokenizer_config.json', signal); // its chat template
+    if (tokenizerConfig) {
+      loaded += tokenizerConfig.bytes ?? tokenizerConfig.text.length;
+      progress('tokenizer_config.json');
+    }
 
     // One file, or the shards an index lists. Open them all first so the total is known.
-    let opened;
-    try {
-      opened = [{ name: 'model.safetensors', ...(await files.open('model.safetensors', signal)) }];
-    } catch (e) {
-      if (signal?.aborted) throw abortError(signal);
-      let index;
-      try {
-        index = await files.text('model.safetensors.index.json', signal);
-      } catch {
-        throw e; // neither exists: report the missing model.safetensors
-      }
-      loaded += index.bytes ?? index.text.length;
-      opened = [];
-      for (const name of shardsFromIndex(index.text)) opened.push({ name, ...(await files.open(name, signal)) });
-    }
-    if (opened.every((f) => f.size !== undefined)) total = loaded + opened.reduce((s, f) => s + f.size, 0);
-    progress();
-
+    const opened = [];
     const buffers = [];
     try {
+      try {
+        opened.push({ name: 'model.safetensors', ...(await files.open('model.safetensors', signal)) });
+      } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
+        let index;
+        try {
+          index = await files.text('model.safetensors.index.json', signal);
+        } catch {
+          throw e; // neither exists: report the missing model.safetensors
+        }
+        loaded += index.bytes ?? index.text.length;
+        for (const name of shardsFromIndex(index.text)) opened.push({ name, ...(await files.open(name, signal)) });
+      }
+      if (opened.every((f) => f.size !== undefined)) {
+        const checkpointBytes = opened.reduce((s, f) => s + f.size, 0);
+        total = loaded + checkpointBytes;
+        // What the model will need, before a single weight is read.
+        this.estimate = call(() => this.M.estimateMemory(config.text, checkpointBytes, { weights, contextLength }));
+        checkBudget(this.estimate, memoryBudget ?? WASM32_BUDGET, files.label, memoryBudget !== undefined);
+      }
+      progress();
       for (const file of opened) {
         check();
         buffers.push({ name: file.name, buffer: await this.#readInto(file, (n) => {
@@ -191,10 +235,19 @@ export class Engine {
       check();
       this.model = call(() =>
         this.M.Model.load(
-          { config: config.text, tokenizer: tokenizer.text, shards: buffers },
+          {
+            config: config.text,
+            tokenizer: tokenizer.text,
+            generationConfig: generationConfig?.text,
+            tokenizerConfig: tokenizerConfig?.text,
+            shards: buffers,
+          },
           { weights, threads: this.threads },
         ),
       );
+    } catch (e) {
+      for (const f of opened) f.close(); // responses and files not read to the end
+      throw e;
     } finally {
       for (const b of buffers) b.buffer.delete(); // emptied by Model.load when it succeeded
     }
@@ -262,6 +315,7 @@ export class Engine {
     const i = this.model.info();
     return {
       ...i,
+      memoryEstimate: this.estimate ?? null,
       contextLength: this.session.contextLength(),
       memoryBytes: this.M.memoryBytes(),
       sessionBytes: this.session.memoryBytes(),
@@ -300,13 +354,43 @@ export class Engine {
    * reports prompt progress. Resolves to the final result; rejects with
    * AbortError when `signal` aborts, leaving the engine ready for the next call.
    */
-  async generate(prompt, options, { signal, onChunks, onPrefill, yieldNow = this.platform.yieldNow } = {}) {
+  /** A further session (own KV cache) over the same weights; returns its id. */
+  createSession({ contextLength } = {}) {
     this.#requireModel();
+    const session = call(() => this.M.Session.create(this.model, contextLength ? { contextLength } : {}));
+    const id = this.nextSessionId++;
+    this.sessions.set(id, session);
+    return { id, contextLength: session.contextLength(), memoryBytes: session.memoryBytes() };
+  }
+
+  disposeSession(id) {
+    this.sessions.get(id)?.delete();
+    this.sessions.delete(id);
+  }
+
+  #session(id = 0) {
+    this.#requireModel();
+    const session = id === 0 ? this.session : this.sessions.get(id);
+    if (!session) throw new StateError(`session ${id} does not exist (disposed?)`);
+    return session;
+  }
+
+  async generate(prompt, options, context = {}) {
     if (typeof prompt !== 'string' && !Array.isArray(prompt))
       throw new InvalidOptionError('prompt must be a string or an array of token ids');
+    return this.#stream(context, (session) => session.start(prompt, options));
+  }
+
+  /** Like generate, for the reply to chat messages [{ role, content }] (the model's chat template). */
+  async chat(messages, options, context = {}) {
+    if (!Array.isArray(messages)) throw new InvalidOptionError('chat: messages must be an array of { role, content }');
+    return this.#stream(context, (session) => session.chat(messages, options));
+  }
+
+  async #stream({ signal, onChunks, onPrefill, yieldNow = this.platform.yieldNow, session: sessionId = 0 }, start) {
+    const session = this.#session(sessionId);
     if (signal?.aborted) throw abortError(signal);
-    const session = this.session;
-    call(() => session.start(prompt, options));
+    call(() => start(session));
     let batch = [];
     let first = true;
     let sliceStart = now();
@@ -349,6 +433,8 @@ export class Engine {
   }
 
   dispose() {
+    for (const session of this.sessions.values()) session.delete();
+    this.sessions.clear();
     this.session?.delete();
     this.model?.delete();
     this.session = null;

@@ -16,6 +16,8 @@ export interface LoadProgress {
   loaded: number;
   /** Bytes in all files, once known. */
   total?: number;
+  /** Bytes of memory the model will need (weights, KV cache, scratch), once known: before the weights download. */
+  memoryNeeded?: number;
   /** The file being read. */
   file?: string;
 }
@@ -42,6 +44,8 @@ export interface LoadOptions {
   cache?: boolean;
   /** Where lm-wasm.wasm is served, when a bundler did not keep it next to the glue (e.g. esbuild). */
   wasmUrl?: string | URL;
+  /** Refuse (ResourceLimitError, before downloading weights) a model needing more bytes than this. Default: the 4 GiB of wasm32. */
+  memoryBudget?: number;
   /** Where the (bundled) worker script is served, when a bundler did not keep worker.js. */
   workerUrl?: string | URL;
 }
@@ -61,24 +65,53 @@ export interface ModelInfo {
   weightBytes: number;
   weightDtype: string;
   bosId: number;
+  /** config.json's eos_token_id plus generation_config.json's. */
   eosIds: number[];
+  /** Attention sees only the last this-many positions (Mistral's sliding_window); 0 = all. */
+  slidingWindow: number;
+  /**
+   * What generate() uses for these options when the call does not set them:
+   * the model's generation_config.json (do_sample: false means temperature 0),
+   * else lm-wasm's defaults (0.8, 40, 0.9, 1).
+   */
+  generationDefaults: GenerationDefaults;
   simd: string;
   threads: number;
   memoryBytes: number;
   sessionBytes: number;
   loadMs: number;
+  /** The chat template family recognized in tokenizer_config.json, or null: chat() needs one. */
+  chatTemplate: 'chatml' | 'llama3' | 'zephyr' | null;
+  /** The estimate made before the weights were read (null when file sizes were unknown). */
+  memoryEstimate: MemoryEstimate | null;
+}
+
+export interface GenerationDefaults {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+}
+
+export interface MemoryEstimate {
+  weights: number;
+  loadPeak: number;
+  kvCache: number;
+  scratch: number;
+  total: number;
+  contextLength: number;
 }
 
 export interface GenerateOptions {
   /** Default 256. Generation also stops when the context is full. */
   maxTokens?: number;
-  /** 0 = greedy. Default 0.8. */
+  /** 0 = greedy. Default: model.info.generationDefaults (0.8 unless generation_config.json says otherwise). */
   temperature?: number;
-  /** 0 = off. Default 40. */
+  /** 0 = off. Default: model.info.generationDefaults (40). */
   topK?: number;
-  /** In (0, 1]; 1 = off. Default 0.9. */
+  /** In (0, 1]; 1 = off. Default: model.info.generationDefaults (0.9). */
   topP?: number;
-  /** 1 = off (Hugging Face rule). Default 1. */
+  /** 1 = off (Hugging Face rule). Default: model.info.generationDefaults (1). */
   repetitionPenalty?: number;
   /** Penalise only the last n tokens; 0 = all. Default 0. */
   repetitionLastN?: number;
@@ -148,9 +181,28 @@ export declare class Generation implements AsyncIterable<Chunk>, PromiseLike<Gen
   [Symbol.asyncIterator](): AsyncIterator<Chunk>;
 }
 
+/** A further session over a model's weights, with its own KV cache. */
+export declare class LmSession {
+  readonly id: number;
+  readonly contextLength: number;
+  readonly memoryBytes: number;
+  generate(prompt: string | number[], options?: GenerateOptions): Generation;
+  chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
+  dispose(): Promise<void>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 export declare class LmModel {
   readonly info: Readonly<ModelInfo>;
   generate(prompt: string | number[], options?: GenerateOptions): Generation;
+  /** The reply to chat messages, formatted with the model's chat template (info.chatTemplate). */
+  chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
+  /** A further session (own KV cache) over the same loaded weights. */
+  createSession(options?: { contextLength?: number }): Promise<LmSession>;
   tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
   detokenize(ids: number[], options?: { skipSpecialTokens?: boolean }): Promise<string>;
   memory(): Promise<{ memoryBytes: number; heapInUse: number }>;

@@ -12,7 +12,7 @@ import { isRelativeUrlSource } from './sources.js';
 import { browserWorkerPort } from './worker-client.js';
 
 export * from './errors.js';
-export { LmModel, Generation } from './model.js';
+export { LmModel, LmSession, Generation } from './model.js';
 export { GENERATE_DEFAULTS } from './options.js';
 export { parseRepoId, hfBaseUrl } from './sources.js';
 export { listCachedModels, deleteCachedModel, CACHE_NAME } from './model-cache.js';

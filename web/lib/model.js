@@ -89,6 +89,41 @@ export class Generation {
   }
 }
 
+export class LmSession {
+  #model;
+  #enqueue;
+  #backend;
+  #disposed = false;
+
+  constructor(model, info, enqueue, backend) {
+    this.#model = model;
+    this.#enqueue = enqueue;
+    this.#backend = backend;
+    this.id = info.id;
+    this.contextLength = info.contextLength;
+    this.memoryBytes = info.memoryBytes;
+  }
+
+  generate(prompt, options = {}) {
+    return this.#run('generate', prompt, options);
+  }
+
+  chat(messages, options = {}) {
+    return this.#run('chat', messages, options);
+  }
+
+  #run(method, input, options) {
+    if (this.#disposed) return new Generation(() => Promise.reject(new StateError('the session has been disposed')));
+    return this.#model._run(this.id, method, input, options);
+  }
+
+  async dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#enqueue(() => this.#backend.disposeSession(this.id));
+  }
+}
+
 export class LmModel {
   #backend;
   #tail = Promise.resolve(); // the end of the call queue
@@ -111,12 +146,29 @@ export class LmModel {
   /**
    * Generates a continuation of `prompt` (a string, or an array of token ids).
    * Options: maxTokens, temperature, topK, topP, repetitionPenalty, seed,
-   * stop, ignoreEos, topLogprobs, truncatePrompt, signal.
+   * stop, ignoreEos, topLogprobs, truncatePrompt, signal. temperature, topK,
+   * topP and repetitionPenalty default to info.generationDefaults (the
+   * model's generation_config.json, else lm-wasm's defaults).
    */
   generate(prompt, options = {}) {
+    return this._run(0, 'generate', prompt, options);
+  }
+
+  /**
+   * The assistant's reply to messages [{ role: 'system' | 'user' | 'assistant',
+   * content }], formatted with the model's chat template (ChatML, Llama 3 or
+   * Zephyr; see info.chatTemplate). Same options and result as generate().
+   */
+  chat(messages, options = {}) {
+    return this._run(0, 'chat', messages, options);
+  }
+
+  // A generation (backend method `method`: generate or chat) in session
+  // `session` (0: the model's own).
+  _run(session, method, input, options) {
     let normalized;
     try {
-      normalized = normalizeGenerateOptions(options);
+      normalized = normalizeGenerateOptions(options, this.info.generationDefaults);
     } catch (e) {
       return new Generation(() => Promise.reject(e));
     }
@@ -125,10 +177,20 @@ export class LmModel {
       ({ signal: own, onChunks }) =>
         this.#enqueue(() => {
           if (own.aborted) throw abortError(own);
-          return this.#backend.generate(prompt, engine, { signal: own, onChunks });
+          return this.#backend[method](input, engine, { signal: own, onChunks, session });
         }),
       signal,
     );
+  }
+
+  /**
+   * A further session over the same weights, with its own KV cache (and
+   * context length): several conversations from one loaded model. Calls on
+   * all sessions of a model still run one at a time.
+   */
+  async createSession({ contextLength } = {}) {
+    const info = await this.#enqueue(() => this.#backend.createSession({ contextLength }));
+    return new LmSession(this, info, (fn) => this.#enqueue(fn), this.#backend);
   }
 
   /** Token ids of `text` (with the BOS token unless addSpecialTokens is false). */

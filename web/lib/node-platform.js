@@ -33,14 +33,21 @@ export function directoryFileset(dir) {
       return { text: await readFile(pathOf(name), 'utf8'), bytes: size };
     },
     async open(name, signal) {
-      let handle;
+      let size;
       try {
-        handle = await open(pathOf(name), 'r');
+        size = (await stat(pathOf(name))).size;
       } catch (e) {
         throw missing(name, e);
       }
-      const { size } = await handle.stat();
+      // The file is opened when reading starts, so a load that fails before
+      // reading (a bad config, a memory budget) leaves nothing open.
       async function* chunks() {
+        let handle;
+        try {
+          handle = await open(pathOf(name), 'r');
+        } catch (e) {
+          throw missing(name, e);
+        }
         try {
           const step = 4 << 20;
           const scratch = new Uint8Array(Math.min(step, Math.max(size, 1)));
@@ -55,7 +62,7 @@ export function directoryFileset(dir) {
           await handle.close();
         }
       }
-      return { size, url: pathOf(name), chunks: chunks() };
+      return { size, url: pathOf(name), chunks: chunks(), close() {} };
     },
   };
 }

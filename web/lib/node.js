@@ -8,7 +8,7 @@ import { Engine } from './engine.js';
 import { nodePlatform } from './node-platform.js';
 
 export * from './errors.js';
-export { LmModel, Generation } from './model.js';
+export { LmModel, LmSession, Generation } from './model.js';
 export { GENERATE_DEFAULTS } from './options.js';
 export { parseRepoId, hfBaseUrl } from './sources.js';
 export { listCachedModels, deleteCachedModel, CACHE_NAME } from './model-cache.js';

@@ -45,16 +45,22 @@ export function randomSeed() {
   return Math.floor(Math.random() * 2 ** 32) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20);
 }
 
+// The model's sampling defaults (info.generationDefaults, from its
+// generation_config.json) that may replace GENERATE_DEFAULTS.
+const MODEL_DEFAULT_KEYS = ['temperature', 'topK', 'topP', 'repetitionPenalty'];
+
 /**
  * Validates generate() options. Returns { engine: plain options for the
- * engine (seed filled in), signal }.
+ * engine (seed filled in), signal }. Options not given take the model's
+ * `modelDefaults` (info.generationDefaults), then GENERATE_DEFAULTS.
  */
-export function normalizeGenerateOptions(options = {}) {
+export function normalizeGenerateOptions(options = {}, modelDefaults = {}) {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     fail('generate options must be an object');
   const known = new Set([...Object.keys(GENERATE_DEFAULTS), 'seed', 'signal']);
   for (const key of Object.keys(options)) if (!known.has(key)) fail(`unknown generate option '${key}'`);
   const o = { ...GENERATE_DEFAULTS };
+  for (const k of MODEL_DEFAULT_KEYS) if (modelDefaults?.[k] !== undefined) o[k] = modelDefaults[k];
   for (const [k, v] of Object.entries(options)) if (v !== undefined) o[k] = v;
 
   checkInteger('maxTokens', o.maxTokens, 0, 1 << 30);
@@ -91,7 +97,7 @@ export function normalizeGenerateOptions(options = {}) {
   return { engine, signal: o.signal };
 }
 
-const LOAD_KEYS = new Set(['onProgress', 'signal', 'worker', 'threads', 'weights', 'contextLength', 'revision', 'cache', 'fetch', 'wasmUrl', 'workerUrl']);
+const LOAD_KEYS = new Set(['onProgress', 'signal', 'worker', 'threads', 'weights', 'contextLength', 'revision', 'cache', 'fetch', 'wasmUrl', 'workerUrl', 'memoryBudget']);
 
 /** Validates loadModel() options. */
 export function normalizeLoadOptions(options = {}) {
@@ -109,6 +115,7 @@ export function normalizeLoadOptions(options = {}) {
   if (o.revision !== undefined && (typeof o.revision !== 'string' || !/^[\w.\-/]+$/.test(o.revision)))
     fail('revision must be a branch, tag or commit name');
   if (o.fetch !== undefined && typeof o.fetch !== 'function') fail('fetch must be a function');
+  if (o.memoryBudget !== undefined) checkNumber('memoryBudget', o.memoryBudget, (v) => Number.isFinite(v) && v > 0, 'a number of bytes > 0');
   for (const key of ['wasmUrl', 'workerUrl'])
     if (o[key] !== undefined && typeof o[key] !== 'string' && !(o[key] instanceof URL)) fail(`${key} must be a URL or a string`);
   return o;

@@ -80,7 +80,8 @@ export function urlFileset(base, { fetchFn = globalThis.fetch, label = base, cac
       const length = response.headers.get('content-length');
       const size = !encoded && length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
       if (!response.body) throw new ModelLoadError(`${url}: empty response body`, { code: 'io' });
-      return { size, url, chunks: readerChunks(response.body.getReader(), signal) };
+      const reader = response.body.getReader();
+      return { size, url, chunks: readerChunks(reader, signal), close: () => reader.cancel().catch(() => {}) };
     },
   };
 }
@@ -136,7 +137,10 @@ export function memoryFileset(files, label = 'the files given') {
     },
     async open(name, signal) {
       const v = get(name);
-      if (isBlob(v)) return { size: v.size, chunks: readerChunks(v.stream().getReader(), signal) };
+      if (isBlob(v)) {
+        const reader = v.stream().getReader();
+        return { size: v.size, chunks: readerChunks(reader, signal), close: () => reader.cancel().catch(() => {}) };
+      }
       const bytes = bytesOf(v);
       if (!bytes) throw new InvalidOptionError(`${name} must be a File, Blob, ArrayBuffer or Uint8Array`);
       // Big arrays go in slices so progress and abort stay responsive.
@@ -147,7 +151,7 @@ export function memoryFileset(files, label = 'the files given') {
           yield bytes.subarray(i, Math.min(bytes.length, i + step));
         }
       }
-      return { size: bytes.length, chunks: slices() };
+      return { size: bytes.length, chunks: slices(), close() {} };
     },
   };
 }

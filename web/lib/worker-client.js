@@ -54,8 +54,20 @@ export class WorkerClient {
     });
   }
 
-  generate(prompt, options, { signal, onChunks }) {
-    return this.#request('generate', { prompt, options }, { signal, onEvent: (m) => onChunks(m.chunks) });
+  generate(prompt, options, { signal, onChunks, session = 0 }) {
+    return this.#request('generate', { prompt, options, session }, { signal, onEvent: (m) => onChunks(m.chunks) });
+  }
+
+  chat(messages, options, { signal, onChunks, session = 0 }) {
+    return this.#request('chat', { messages, options, session }, { signal, onEvent: (m) => onChunks(m.chunks) });
+  }
+
+  createSession(options) {
+    return this.#request('createSession', { options });
+  }
+
+  disposeSession(session) {
+    return this.#request('disposeSession', { session });
   }
 
   tokenize(text, options) {

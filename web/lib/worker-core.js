@@ -7,8 +7,12 @@
 //   load       { source, options: { weights, contextLength, revision, threads, cache, wasmUrl } }
 //                                    events { type: 'progress', loaded, total, file }
 //                                    value: model info
-//   generate   { prompt, options }  events { type: 'chunks', chunks: [{ id, text, logprob, top? }] }
+//   generate   { prompt, options, session? }
+//                                    events { type: 'chunks', chunks: [{ id, text, logprob?, top? }] }
 //                                    value: { text, ids, promptIds, reason, stats }
+//   chat       { messages, options, session? }   as generate, for the reply to [{ role, content }]
+//   createSession { options: { contextLength } }  value: { id, contextLength, memoryBytes }
+//   disposeSession { session }       value: null
 //   tokenize   { text, options }     value: ids
 //   detokenize { ids, options }      value: text
 //   memory     {}                    value: { memoryBytes, heapInUse }
@@ -40,7 +44,19 @@ export function serveEngine(platform, post, onMessage) {
       }
     },
     generate: (msg, signal) =>
-      engine.generate(msg.prompt, msg.options, { signal, onChunks: (chunks) => post({ id: msg.id, type: 'chunks', chunks }) }),
+      engine.generate(msg.prompt, msg.options, {
+        signal,
+        session: msg.session ?? 0,
+        onChunks: (chunks) => post({ id: msg.id, type: 'chunks', chunks }),
+      }),
+    chat: (msg, signal) =>
+      engine.chat(msg.messages, msg.options, {
+        signal,
+        session: msg.session ?? 0,
+        onChunks: (chunks) => post({ id: msg.id, type: 'chunks', chunks }),
+      }),
+    createSession: (msg) => engine.createSession(msg.options),
+    disposeSession: (msg) => engine.disposeSession(msg.session),
     tokenize: (msg) => engine.tokenize(msg.text, msg.options),
     detokenize: (msg) => engine.detokenize(msg.ids, msg.options),
     memory: () => engine.memory(),
