@@ -104,7 +104,9 @@ Model::Model(ModelConfig config, Tokenizer tokenizer) : config_(std::move(config
 std::shared_ptr<const Model> Model::load(ModelFiles files, const LoadOptions& options) {
   ModelConfig config = ModelConfig::from_json(files.config_json);
   if (files.generation_config_json) config.apply_generation_config(*files.generation_config_json);
-  Tokenizer tokenizer = Tokenizer::from_json(files.tokenizer_json);
+  Tokenizer tokenizer = files.tokenizer_json.empty() && files.tokenizer_model
+                            ? Tokenizer::from_sentencepiece(files.tokenizer_model->data(), files.tokenizer_model->size())
+                            : Tokenizer::from_json(files.tokenizer_json);
   if (tokenizer.vocab_size() > config.vocab_size)
     throw Error(ErrorKind::kFormat, "tokenizer.json has " + std::to_string(tokenizer.vocab_size()) +
                                         " tokens but config.json's vocab_size is " +

@@ -76,7 +76,10 @@ ModelFiles read_model_dir(const std::filesystem::path& dir) {
   ModelFiles files;
   // The JSON files' size bounds are checked before reading them whole.
   files.config_json = read_text_file(dir / "config.json", kMaxConfigJsonBytes);
-  files.tokenizer_json = read_text_file(dir / "tokenizer.json", kMaxTokenizerJsonBytes);
+  if (std::filesystem::exists(dir / "tokenizer.json") || !std::filesystem::exists(dir / "tokenizer.model"))
+    files.tokenizer_json = read_text_file(dir / "tokenizer.json", kMaxTokenizerJsonBytes);
+  else
+    files.tokenizer_model = Blob::read_file(dir / "tokenizer.model");
   if (std::filesystem::exists(dir / "generation_config.json"))
     files.generation_config_json = read_text_file(dir / "generation_config.json", kMaxConfigJsonBytes);
   if (std::filesystem::exists(dir / "tokenizer_config.json"))

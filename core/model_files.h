@@ -48,13 +48,14 @@ struct ModelShard {
 // Everything Model::load needs.
 struct ModelFiles {
   std::string config_json;     // config.json text
-  std::string tokenizer_json;  // tokenizer.json text
+  std::string tokenizer_json;  // tokenizer.json text; empty when the model has only tokenizer.model
+  std::optional<Blob> tokenizer_model;  // SentencePiece tokenizer.model, used when there is no tokenizer.json
   std::vector<ModelShard> shards;  // model.safetensors, or the shards of model.safetensors.index.json
   std::optional<std::string> generation_config_json;  // generation_config.json text, when the model has one
   std::optional<std::string> tokenizer_config_json;   // tokenizer_config.json text (its chat template), when present
 };
 
-// Reads config.json, tokenizer.json and model.safetensors (or every shard
+// Reads config.json, tokenizer.json (or, without one, tokenizer.model) and model.safetensors (or every shard
 // named by model.safetensors.index.json) from a folder, and
 // generation_config.json when it exists. Throws lm::Error(kIo) naming the
 // missing or unreadable file.

@@ -176,14 +176,16 @@ class Buffer {
 
 class Model {
  public:
-  // files: { config: string, tokenizer: string, generationConfig?: string, tokenizerConfig?: string,
+  // files: { config: string, tokenizer?: string (tokenizer.json) | tokenizerModel?: Buffer (tokenizer.model),
+  //          generationConfig?: string, tokenizerConfig?: string,
   //          shards: [{name: string, buffer: Buffer}] }
   // options: { weights: "auto" | "f32" | "bf16", threads: number }
   static Model* load(val files, val options) {
     return guard([&] {
       lm::ModelFiles mf;
       mf.config_json = string_of(files["config"], "config");
-      mf.tokenizer_json = string_of(files["tokenizer"], "tokenizer");
+      if (has(files, "tokenizer")) mf.tokenizer_json = string_of(files["tokenizer"], "tokenizer");
+      if (has(files, "tokenizerModel")) mf.tokenizer_model = files["tokenizerModel"].as<Buffer&>().take();
       if (has(files, "generationConfig"))
         mf.generation_config_json = string_of(files["generationConfig"], "generationConfig");
       if (has(files, "tokenizerConfig"))

@@ -8,129 +8,45 @@
 // Uses the system Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through
 // playwright-core; it never downloads a browser, and a missing Chromium is a
 // failure, not a skip. The site is built with scripts/build-site.mjs into a
-// temp folder and served by an in-process server that logs every request.
+// temp folder and served by an in-process server that logs every request
+// (support.js).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { loadModel } from '../../web/lib/node.js';
-import { ROOT, STORY_DIR, golden } from '../js/support.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const RESULTS = join(ROOT, 'test-results');
-const MODEL_PATH = '/models/story/model.safetensors';
-const MODEL_SIZE = statSync(join(STORY_DIR, 'model.safetensors')).size;
-// The files a load reads (and the model cache keeps): generation_config.json is optional; the story model has one.
-const STORY_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'];
-const STORY_BYTES = STORY_FILES.reduce((s, f) => s + statSync(join(STORY_DIR, f)).size, 0);
-const T = 30_000; // generous wait for anything the page does
-const TEST = { timeout: 90_000 };
-
-// The page's own byte formatting (app.js), to find the total in its texts.
-function formatBytes(n) {
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : n < 10 ? 2 : 1)} ${units[i]}`;
-}
-
-// ------------------------------------------------------------- server ---
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-};
-
-/**
- * scripts/serve.mjs's behaviour (MIME types, ETag and 304s, directory
- * redirects), plus a log of every request: { method, path, status, bytes
- * (body bytes sent), complete }. Model files are sent with
- * `cache-control: no-store`, so the browser's HTTP cache cannot hide a second
- * download: only lm-wasm's own model cache can avoid one.
- */
-async function startSiteServer(root) {
-  const log = [];
-  const state = { down: false }; // down: every connection is dropped, as when the network is gone
-  const server = createServer((req, res) => {
-    if (state.down) return req.socket.destroy();
-    const pathname = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
-    const entry = { method: req.method, path: pathname, status: 0, bytes: 0, complete: false };
-    log.push(entry);
-    res.on('close', () => (entry.complete = res.writableFinished));
-    const send = (status, headers, body) => {
-      entry.status = status;
-      res.writeHead(status, headers);
-      res.end(body);
-    };
-    const headers = {
-      'cache-control': pathname.startsWith('/models/') ? 'no-store' : 'no-cache',
-      'x-content-type-options': 'nosniff',
-    };
-    const file = normalize(join(root, pathname.endsWith('/') ? `${pathname}index.html` : pathname));
-    let stat = null;
-    try {
-      if (file === root || file.startsWith(root + sep)) stat = statSync(file);
-    } catch {
-      stat = null;
-    }
-    if (stat?.isDirectory()) return send(301, { location: `${req.url.split('?')[0]}/` });
-    if (!stat?.isFile()) return send(404, { ...headers, 'content-type': 'text/plain' }, 'not found');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { ...headers, 'content-type': 'text/plain' }, 'method not allowed');
-    const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-    Object.assign(headers, { etag, 'last-modified': stat.mtime.toUTCString(), 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    if (req.headers['if-none-match'] === etag) return send(304, headers);
-    entry.status = 200;
-    res.writeHead(200, { ...headers, 'content-length': stat.size });
-    if (req.method === 'HEAD') return res.end();
-    createReadStream(file)
-      .on('data', (chunk) => (entry.bytes += chunk.length))
-      .pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    log,
-    setDown: (down) => (state.down = down),
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections?.();
-        server.close(resolve);
-      }),
-  };
-}
-
-/** Full-body downloads of the story weights in log entries from `from` on. */
-const weightDownloads = (log, from = 0) =>
-  log.slice(from).filter((e) => e.path === MODEL_PATH && e.method === 'GET' && e.status === 200 && e.bytes === MODEL_SIZE);
+import { STORY_DIR, golden } from '../js/support.js';
+import {
+  GREEDY,
+  LONG,
+  MODEL_PATH,
+  PAGE_GREEDY_OPTIONS,
+  Problems,
+  RESULTS,
+  STORY_BYTES,
+  STORY_FILES,
+  T,
+  TEST,
+  buildSite,
+  finished,
+  formatBytes,
+  generate,
+  launchBrowser,
+  readStory,
+  requireChromium,
+  setSettings,
+  startSiteServer,
+  tokenCount,
+  waitReady,
+  weightDownloads,
+} from './support.js';
 
 // -------------------------------------------------------------- setup ---
 
 const TMP = mkdtempSync(join(tmpdir(), 'lm-wasm-browser-'));
-const problems = []; // console errors and uncaught exceptions of every page: { test, kind, text, url }
-let currentTest = '(setup)';
-let expectedErrors = []; // regexps of console errors the current test provokes on purpose
+const tracker = new Problems(); // console errors, uncaught exceptions, crashes, dialogs of every page
+const problems = tracker.list;
 let shared; // { server, browser, context, site, reference }
 const opened = new Set();
 
@@ -140,17 +56,8 @@ let setupPromise;
 const setup = () => (setupPromise ??= doSetup());
 
 async function doSetup() {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `Chromium was not found at ${CHROMIUM}: install it (e.g. apt-get install chromium) or set CHROMIUM_PATH. ` +
-        'These tests use the system browser and never download one.',
-    );
-
-  const site = join(TMP, 'site');
-  const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-site.mjs'), site], { encoding: 'utf8' });
-  assert.equal(built.status, 0, `scripts/build-site.mjs failed:\n${built.stdout}\n${built.stderr}`);
-  mkdirSync(join(site, 'models'), { recursive: true });
-  symlinkSync(STORY_DIR, join(site, 'models/story'), 'dir');
+  requireChromium();
+  const site = buildSite(join(TMP, 'site'));
   // Broken models: valid JSON files, unusable weights.
   const weights = readFileSync(join(STORY_DIR, 'model.safetensors'));
   const broken = {
@@ -168,9 +75,8 @@ async function doSetup() {
 
   // Reference texts from the Node API: same model, same options as the page sends.
   const model = await loadModel(STORY_DIR);
-  const pageDefaults = { topK: 40, topP: 0.9, repetitionPenalty: 1 };
   const reference = {
-    greedy: (await model.generate('Once upon a time', { ...pageDefaults, temperature: 0, maxTokens: 64, seed: 1, stop: [] })).text,
+    greedy: (await model.generate('Once upon a time', PAGE_GREEDY_OPTIONS)).text,
     long: await model.generate('Once upon a time', { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, maxTokens: 2000, seed: 56, stop: [] }),
     permalink: (
       await model.generate('The little dog', { temperature: 0.8, topK: 40, topP: 0.9, repetitionPenalty: 1.1, maxTokens: 48, seed: 12345, stop: ['<|end_story|>'] })
@@ -181,24 +87,11 @@ async function doSetup() {
   };
   await model.dispose();
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchBrowser();
   // A new context is a fresh, empty profile: no cached models, no service worker.
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   context.setDefaultTimeout(T);
-  const expected = (text, url) => expectedErrors.some((re) => re.test(text) || re.test(url ?? ''));
-  context.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const url = m.location()?.url;
-    if (!expected(m.text(), url)) problems.push({ test: currentTest, kind: `console.error${m.worker() ? ' (worker)' : ''}`, text: m.text(), url });
-  });
-  context.on('weberror', (e) => problems.push({ test: currentTest, kind: 'uncaught exception', text: String(e.error()?.stack ?? e.error()) }));
-  context.on('page', (page) => {
-    page.on('crash', () => problems.push({ test: currentTest, kind: 'crash', text: page.url() }));
-    page.on('dialog', (d) => {
-      problems.push({ test: currentTest, kind: 'dialog', text: `${d.type()}: ${d.message()}` });
-      d.dismiss().catch(() => {});
-    });
-  });
+  tracker.watch(context);
   shared = { server, browser, context, site, reference };
   return shared;
 }
@@ -214,8 +107,7 @@ after(async () => {
 // ------------------------------------------------------------ helpers ---
 
 async function begin(t) {
-  currentTest = t.name;
-  expectedErrors = [];
+  tracker.begin(t.name);
   return setup();
 }
 
@@ -232,69 +124,6 @@ async function closePage(page) {
   opened.delete(page);
   await page.close();
 }
-
-/** Waits for "Ready" (or a load error, reported as a failure). */
-async function waitReady(page) {
-  await page.waitForFunction(
-    () => document.getElementById('model-status').textContent.startsWith('Ready') || !document.getElementById('error').hidden,
-    null,
-    { timeout: T },
-  );
-  const error = await page.evaluate(() => (document.getElementById('error').hidden ? '' : document.getElementById('error').textContent));
-  assert.equal(error, '', 'the model loads without an error');
-  assert.match(await page.textContent('#model-status'), /^Ready/);
-  assert.equal(await page.isEnabled('#generate'), true, 'Generate is enabled once the model is ready');
-}
-
-async function setSettings(page, s) {
-  const inputs = {
-    prompt: '#prompt',
-    maxTokens: '#max-tokens',
-    temperature: '#temperature',
-    topK: '#top-k',
-    topP: '#top-p',
-    repetitionPenalty: '#repetition-penalty',
-    seed: '#seed',
-    stop: '#stop-text',
-  };
-  for (const [key, value] of Object.entries(s)) await page.fill(inputs[key], String(value));
-}
-
-const GREEDY = { prompt: 'Once upon a time', temperature: 0, maxTokens: 64, stop: '', seed: 1 };
-const LONG = { prompt: 'Once upon a time', temperature: 1, topK: 0, topP: 1, maxTokens: 2000, stop: '', seed: 56 };
-
-const finished = () => /^\d+ \(/.test(document.getElementById('stat-tokens').textContent) && !document.getElementById('generate').disabled;
-
-/** The story as the page shows it. */
-const readStory = (page) =>
-  page.evaluate(() => {
-    const story = document.getElementById('story');
-    return {
-      text: story.textContent,
-      prompt: story.querySelector('span.prompt')?.textContent ?? null,
-      tokens: [...story.querySelectorAll('span.token')].map((s) => s.textContent),
-      stat: document.getElementById('stat-tokens').textContent,
-    };
-  });
-
-/** Clicks Generate and waits until the generation has ended; returns the story. */
-async function generate(page) {
-  // A marker that generate() overwrites at once, so a finished earlier run is not mistaken for this one.
-  await page.evaluate(() => (document.getElementById('stat-tokens').textContent = 'pending'));
-  await page.click('#generate');
-  await page.waitForFunction(
-    () =>
-      (/^\d+ \(/.test(document.getElementById('stat-tokens').textContent) && !document.getElementById('generate').disabled) ||
-      !document.getElementById('error').hidden,
-    null,
-    { timeout: T },
-  );
-  const error = await page.evaluate(() => (document.getElementById('error').hidden ? '' : document.getElementById('error').textContent));
-  assert.equal(error, '', 'the generation ends without an error');
-  return readStory(page);
-}
-
-const tokenCount = (page) => page.evaluate(() => document.querySelectorAll('#story span.token').length);
 
 // -------------------------------------------------------------- tests ---
 
@@ -584,7 +413,7 @@ test('errors: a wrong URL and broken weights show readable messages; loading the
   };
 
   // Chromium may log a failed request as a console error: these 404s are provoked here.
-  expectedErrors = [/\/models\/nope\//];
+  tracker.expected = [/\/models\/nope\//];
   const missing = await loadAndFail('./models/nope/');
   assert.match(missing, /404/, missing);
   assert.match(missing, /not found|no such file/i, missing);
@@ -705,5 +534,5 @@ test('prompt and generated text are inserted as text, never as HTML', TEST, asyn
 
 test('no console errors, uncaught exceptions, dialogs or crashes on any page', TEST, async (t) => {
   await begin(t);
-  assert.deepEqual(problems, [], problems.map((p) => `[${p.test}] ${p.kind}: ${p.text}${p.url ? ` (${p.url})` : ''}`).join('\n'));
+  assert.deepEqual(problems, [], tracker.describe());
 });

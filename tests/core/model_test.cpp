@@ -233,7 +233,7 @@ TEST(Model, ConfigFarLargerThanTheWeightsFailsAtTheShapeCheck) {
   config["intermediate_size"] = 1 << 20;
   config["max_position_embeddings"] = 1 << 20;
   expect_load_error(files_of(config.dump(), story_file("tokenizer.json"), story_file("model.safetensors")),
-                    ErrorKind::kFormat, {"model.embed_tokens.weight", "[2048, 128]", "[2048, 1048576]"});
+                    ErrorKind::kFormat, {"[2048, 128]", "[2048, 1048576]"});
 }
 
 // Found by fuzzing (fuzz/regressions/model): half-precision tensors whose

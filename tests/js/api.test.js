@@ -28,8 +28,9 @@ import {
 
 const greedy = golden('story-greedy.json');
 const storyFile = (name) => readFileSync(join(STORY_DIR, name));
-// Every file a load reads: generation_config.json is optional, and the story model has one.
-const sizeOfStory = ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'].reduce((s, f) => s + storyFile(f).length, 0);
+// Every file a load reads: generation_config.json and tokenizer_config.json are optional; the story model has both.
+const STORY_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+const sizeOfStory = STORY_FILES.reduce((s, f) => s + storyFile(f).length, 0);
 
 async function collect(generation) {
   const chunks = [];
@@ -211,7 +212,7 @@ describe('sources', () => {
         return fetch(`${server.url}/${url.slice(base.length)}`);
       };
       const model = await loadModel(source, { fetch: fetchLocal, revision });
-      assert.deepEqual(urls, ['config.json', 'generation_config.json', 'tokenizer.json', 'model.safetensors'].map((f) => base + f));
+      assert.deepEqual(urls, STORY_FILES.map((f) => base + f));
       await model.dispose();
     }
   });

@@ -191,9 +191,22 @@ export class Engine {
     }
     if (this.threads === 'auto') this.threads = threadsFor(config.text, this.autoThreads, this.platform);
     this.M = await instantiate(this.platform, { wasmUrl: this.wasmUrl, threads: this.threads });
-    const tokenizer = await files.text('tokenizer.json', signal);
-    loaded += tokenizer.bytes ?? tokenizer.text.length;
-    progress('tokenizer.json');
+    // tokenizer.json, or else a SentencePiece tokenizer.model.
+    let tokenizer = await optionalText(files, 'tokenizer.json', signal);
+    let tokenizerModel = null;
+    if (tokenizer) {
+      loaded += tokenizer.bytes ?? tokenizer.text.length;
+      progress('tokenizer.json');
+    } else {
+      try {
+        const file = await files.open('tokenizer.model', signal);
+        tokenizerModel = await this.#readInto({ name: 'tokenizer.model', ...file }, (n) => (loaded += n));
+      } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
+        tokenizer = await files.text('tokenizer.json', signal); // neither: report the missing tokenizer.json
+      }
+      progress('tokenizer.model');
+    }
     const tokenizerConfig = await optionalText(files, 'tokenizer_config.json', signal); // its chat template
     if (tokenizerConfig) {
       loaded += tokenizerConfig.bytes ?? tokenizerConfig.text.length;
@@ -237,7 +250,7 @@ export class Engine {
         this.M.Model.load(
           {
             config: config.text,
-            tokenizer: tokenizer.text,
+            ...(tokenizerModel ? { tokenizerModel } : { tokenizer: tokenizer.text }),
             generationConfig: generationConfig?.text,
             tokenizerConfig: tokenizerConfig?.text,
             shards: buffers,
@@ -250,6 +263,7 @@ export class Engine {
       throw e;
     } finally {
       for (const b of buffers) b.buffer.delete(); // emptied by Model.load when it succeeded
+      tokenizerModel?.delete();
     }
     try {
       this.session = call(() => this.M.Session.create(this.model, contextLength ? { contextLength } : {}));

@@ -3,7 +3,8 @@
 //
 // Rules that keep it from ever serving a wrong or broken model:
 // * a response is stored only when its whole body arrived with exactly the
-//   announced length (Cache.put of a stream that errors stores nothing);
+//   announced length (Cache.put of a stream that errors stores nothing), and
+//   never when it is an HTML page;
 // * a cached copy is revalidated when the network is reachable (ETag /
 //   Last-Modified conditional request, else a HEAD comparing the length), so
 //   a file replaced on the server is downloaded again;
@@ -93,6 +94,8 @@ function store(cache, url, response, writes) {
   if (response.status !== 200 || !response.body) return response;
   const bytes = lengthOf(response.headers);
   if (bytes === undefined) return response; // unknown length: cannot verify, do not cache
+  // An HTML page (a host's start or error page answering 200) is never a model file.
+  if (/text\/html/i.test(response.headers.get('content-type') ?? '')) return response;
   const [forCaller, forCache] = response.body.tee();
   const headers = new Headers(response.headers);
   headers.set(BYTES_HEADER, String(bytes));

@@ -7,7 +7,7 @@
 // async iterable of Uint8Array) } and rejects with ModelLoadError when the
 // file is missing; URL filesets also have cached(), which resolves once the
 // model cache holds every file read. Node directories come from node-platform.js.
-import { ModelLoadError, InvalidOptionError, abortError, isAbortError } from './errors.js';
+import { LmError, ModelLoadError, InvalidOptionError, abortError, isAbortError } from './errors.js';
 import { cacheAvailable, cachingFetch } from './model-cache.js';
 
 export const HF_HOST = 'https://huggingface.co';
@@ -23,13 +23,28 @@ export function hfBaseUrl(repo, revision = 'main') {
   return `${HF_HOST}/${repo.owner}/${repo.name}/resolve/${encodeURIComponent(revision)}/`;
 }
 
-async function* readerChunks(reader, signal) {
+// `url` (and `size`) name a download: a transfer that breaks off (the
+// browser's bare "network error") is then reported with the file it hit.
+async function* readerChunks(reader, signal, { url, size } = {}) {
+  let got = 0;
   try {
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
+      let result;
+      try {
+        result = await reader.read();
+      } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
+        if (!url || e instanceof LmError || isAbortError(e)) throw e;
+        const of = size === undefined ? '' : ` of ${size}`;
+        throw new ModelLoadError(
+          `${url}: the download was interrupted after ${got}${of} bytes (${e?.message ?? e}); check your connection and load the model again`,
+          { code: 'io' },
+        );
+      }
+      if (result.done) return;
+      got += result.value.byteLength;
+      yield result.value;
     }
   } finally {
     reader.releaseLock?.();
@@ -73,15 +88,17 @@ export function urlFileset(base, { fetchFn = globalThis.fetch, label = base, cac
     async open(name, signal) {
       const { url, response } = await request(name, signal);
       const type = response.headers.get('content-type') ?? '';
-      if (/text\/html/i.test(type))
+      if (/text\/html/i.test(type)) {
+        response.body?.cancel?.().catch(() => {});
         throw new ModelLoadError(`${url}: the server sent an HTML page, not ${name}; is the URL right?`, { code: 'format' });
+      }
       // With a content encoding, Content-Length is the compressed size: unknown.
       const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
       const length = response.headers.get('content-length');
       const size = !encoded && length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
       if (!response.body) throw new ModelLoadError(`${url}: empty response body`, { code: 'io' });
       const reader = response.body.getReader();
-      return { size, url, chunks: readerChunks(reader, signal), close: () => reader.cancel().catch(() => {}) };
+      return { size, url, chunks: readerChunks(reader, signal, { url, size }), close: () => reader.cancel().catch(() => {}) };
     },
   };
 }

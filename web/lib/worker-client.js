@@ -50,7 +50,7 @@ export class WorkerClient {
   load(source, { onProgress, signal, ...options }) {
     return this.#request('load', { source, options }, {
       signal,
-      onEvent: (m) => onProgress?.({ loaded: m.loaded, total: m.total, file: m.file }),
+      onEvent: (m) => onProgress?.({ loaded: m.loaded, total: m.total, file: m.file, memoryNeeded: m.memoryNeeded }),
     });
   }
 
