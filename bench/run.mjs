@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { downloadSizes } from './download.mjs';
 import { MODELS, prepareModel } from './models.mjs';
 import { fmt, fmtBytes, fmtPercent, fmtSummary, markdownTable, summarize } from './stats.mjs';
 
@@ -220,6 +221,22 @@ function markdown(report) {
     ),
     '',
   );
+  if (report.download) {
+    const d = report.download;
+    const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
+    lines.push('## Download (gzip -9)', '');
+    lines.push(
+      markdownTable(
+        ['what a page loads', 'gzipped', 'of which .wasm', 'uncompressed'],
+        [
+          ['package, single-thread build (JS + wasm)', kb(d.single.gzip), kb(d.single.files.find((f) => f.path.endsWith('.wasm')).gzip), kb(d.single.bytes)],
+          ['package, pthreads build (cross-origin isolated pages)', kb(d.threads.gzip), kb(d.threads.files.find((f) => f.path.endsWith('.wasm')).gzip), kb(d.threads.bytes)],
+          ['the story page itself (HTML, app.js, CSS)', kb(d.page.gzip), '–', kb(d.page.bytes)],
+        ],
+      ),
+      '',
+    );
+  }
   for (const model of report.models) {
     lines.push(`## ${model.key}: ${model.name}`, '');
     lines.push(`${(model.parameters / 1e6).toFixed(2)} M parameters; files: ${Object.entries(model.file_bytes).map(([d, b]) => `${d} ${fmtBytes(b)}`).join(', ')}.`, '');
@@ -298,6 +315,7 @@ async function main() {
     prompt_ids: null,
     results: [],
     warnings: [],
+    download: downloadSizes(root),
   };
 
   for (const engine of o.only) {

@@ -11,10 +11,13 @@ namespace {
 std::string template_text(const nlohmann::json& t) {
   if (t.is_string()) return t.get<std::string>();
   if (t.is_array())  // [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
-    for (const auto& entry : t)
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
-          entry["template"].is_string())
-        return entry["template"].get<std::string>();
+    for (const auto& entry : t) {
+      // (Compared as JSON: a "name" that is not a string is just not "default".)
+      if (!entry.is_object()) continue;
+      const auto name = entry.find("name"), text = entry.find("template");
+      if (name != entry.end() && *name == "default" && text != entry.end() && text->is_string())
+        return text->get<std::string>();
+    }
   throw Error(ErrorKind::kFormat, "tokenizer_config.json: \"chat_template\" must be a string or a list with a \"default\" entry");
 }
 

@@ -9,6 +9,7 @@
 #endif
 
 #include "error.h"
+#include "unicode.h"
 
 namespace lm {
 
@@ -116,9 +117,13 @@ void GenerationOptions::validate() const {
   sampling.validate();
   if (max_tokens < 0) throw Error(ErrorKind::kInvalidArgument, "maxTokens must be >= 0, got " + std::to_string(max_tokens));
   if (stop.size() > 16) throw Error(ErrorKind::kInvalidArgument, "stop: at most 16 stop strings");
-  for (const std::string& s : stop)
+  for (const std::string& s : stop) {
     if (s.empty() || s.size() > 256)
       throw Error(ErrorKind::kInvalidArgument, "stop: each stop string must have 1 to 256 bytes");
+    // Text is matched and held back byte by byte: a stop string starting
+    // inside a character would split one between two deltas.
+    if (!unicode::is_valid_utf8(s)) throw Error(ErrorKind::kInvalidArgument, "stop: each stop string must be valid UTF-8");
+  }
 }
 
 Generator::Generator(std::shared_ptr<const Model> model, const GeneratorConfig& config, ThreadPool* pool)

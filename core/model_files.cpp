@@ -83,7 +83,7 @@ ModelFiles read_model_dir(const std::filesystem::path& dir) {
   if (std::filesystem::exists(dir / "generation_config.json"))
     files.generation_config_json = read_text_file(dir / "generation_config.json", kMaxConfigJsonBytes);
   if (std::filesystem::exists(dir / "tokenizer_config.json"))
-    files.tokenizer_config_json = read_text_file(dir / "tokenizer_config.json", kMaxConfigJsonBytes);
+    files.tokenizer_config_json = read_text_file(dir / "tokenizer_config.json", kMaxTokenizerJsonBytes);
   const auto index = dir / "model.safetensors.index.json";
   std::vector<std::string> names;
   if (std::filesystem::exists(dir / "model.safetensors") || !std::filesystem::exists(index)) {

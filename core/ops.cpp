@@ -238,7 +238,12 @@ void quantize_q8(const float* x, int64_t n, int8_t* q, float* scales) {
     for (int i = 0; i < kQ8Group; ++i) amax = std::max(amax, std::fabs(v[i]));
     scales[g] = amax / 127.0f;
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int i = 0; i < kQ8Group; ++i) q[g * kQ8Group + i] = static_cast<int8_t>(std::nearbyint(v[i] * inv));
+    for (int i = 0; i < kQ8Group; ++i) {
+      // Finite values land in [-127, 127]. NaN (a NaN value, or inf * 0 when
+      // amax is inf) would make the conversion undefined behaviour: it gives 0.
+      const float r = std::nearbyint(v[i] * inv);
+      q[g * kQ8Group + i] = r == r ? static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f)) : int8_t{0};
+    }
   }
 }
 

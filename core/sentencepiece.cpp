@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "error.h"
+#include "unicode.h"
 
 namespace lm::sentencepiece {
 namespace {
@@ -236,38 +237,6 @@ bool denormalizer_changes_text(std::string_view bytes) {
 
 // ------------------------------------------------------------------ UTF-8 ---
 
-// Length of the well-formed UTF-8 character at s[i], or 0 if it is not one.
-size_t valid_char_length(std::string_view s, size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead == 0xE0) {
-    length = 3, low = 0xA0;
-  } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
-    length = 3;
-  } else if (lead == 0xED) {
-    length = 3, high = 0x9F;
-  } else if (lead == 0xF0) {
-    length = 4, low = 0x90;
-  } else if (lead >= 0xF1 && lead <= 0xF3) {
-    length = 4;
-  } else if (lead == 0xF4) {
-    length = 4, high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    const auto byte = static_cast<unsigned char>(s[i + k]);
-    if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xBF)) return 0;
-  }
-  return length;
-}
-
 // The length of the character starting with this byte, from the lead byte
 // alone (what SentencePiece uses on text it knows to be valid).
 size_t lead_length(unsigned char lead) {
@@ -483,7 +452,8 @@ struct Encoder::Impl {
     size_t length = 0;
     std::string_view replacement;
     if (charsmap.longest_prefix(input, length, replacement)) return {replacement, length};
-    length = valid_char_length(input, 0);
+    size_t bad = 0;  // SentencePiece replaces one byte at a time, not the maximal ill-formed run
+    length = unicode::utf8_sequence_at(input, 0, bad);
     if (length == 0) return {kReplacement, 1};
     return {input.substr(0, length), length};
   }

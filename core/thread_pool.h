@@ -2,9 +2,12 @@
 // (the rows of a weight matrix) across cores.
 //
 // The calling thread takes part in the work, so ThreadPool(1) runs
-// everything inline. Workers spin briefly before sleeping: one decode step
-// makes many short parallel calls and a futex wake-up per call would cost
-// more than the work on small models.
+// everything inline. Work is split into more chunks than threads and every
+// thread, the caller included, takes the next free chunk: a worker the OS has
+// not scheduled (a busy machine) just takes none, and the caller does its
+// share instead of waiting for it. Workers spin briefly before sleeping: one
+// decode step makes many short parallel calls and a futex wake-up per call
+// would cost more than the work on small models.
 #pragma once
 
 #include <atomic>
@@ -28,9 +31,9 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(begin, end) on disjoint ranges covering [0, n), split into
-  // size() contiguous chunks whose boundaries are multiples of `grain`
-  // (except the last). Returns when every chunk is done. Not reentrant.
+  // Calls fn(begin, end) on disjoint ranges covering [0, n) whose boundaries
+  // are multiples of `grain` (except the last), possibly on several threads.
+  // Returns when every range is done. Not reentrant.
   template <class Fn>
   void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
@@ -43,19 +46,25 @@ class ThreadPool {
  private:
   using Task = void (*)(void* ctx, int64_t begin, int64_t end);
   void run(int64_t n, int64_t grain, Task task, void* ctx);
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  // Takes and runs chunks of job `job` until none is left (or another job started).
+  void work_on(uint32_t job);
 
   static constexpr int kSpinMicros = 2000;  // how long an idle worker spins before sleeping
+  static constexpr int kChunksPerThread = 4;
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  // The job being run; written by run() before the generation counter is bumped.
-  Task task_ = nullptr;
-  void* ctx_ = nullptr;
-  int64_t n_ = 0, grain_ = 1;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // The job being run, published by run() before `claim_` names the new job.
+  // Atomics: a late worker may read them while the next job is written; it
+  // then fails to claim a chunk (the job number differs) and uses nothing.
+  std::atomic<Task> task_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<int64_t> n_{0}, chunk_size_{1};
+  std::atomic<uint32_t> chunks_{0};
+  // High 32 bits: the job number; low 32 bits: the next chunk to take.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> done_{0};  // chunks finished in the current job
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -135,64 +135,14 @@ std::string component_type(const Json& component, const std::string& where) {
 
 // ------------------------------------------------------------------ UTF-8 ---
 
-// Length of the well-formed UTF-8 sequence at s[i], or 0 if there is none; then
-// `bad` is the length of the maximal ill-formed prefix that one U+FFFD
-// replaces (the Unicode / WHATWG rule, as Python and TextDecoder do).
-size_t utf8_sequence_at(std::string_view s, size_t i, size_t& bad) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  size_t trailing = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    trailing = 1;
-  } else if (lead == 0xE0) {
-    trailing = 2, low = 0xA0;
-  } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
-    trailing = 2;
-  } else if (lead == 0xED) {
-    trailing = 2, high = 0x9F;  // no surrogates
-  } else if (lead == 0xF0) {
-    trailing = 3, low = 0x90;
-  } else if (lead >= 0xF1 && lead <= 0xF3) {
-    trailing = 3;
-  } else if (lead == 0xF4) {
-    trailing = 3, high = 0x8F;  // nothing above U+10FFFF
-  } else {
-    bad = 1;
-    return 0;
-  }
-  for (size_t k = 1; k <= trailing; ++k) {
-    if (i + k >= s.size()) {
-      bad = k;
-      return 0;
-    }
-    const auto byte = static_cast<unsigned char>(s[i + k]);
-    if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xBF)) {
-      bad = k;
-      return 0;
-    }
-  }
-  return trailing + 1;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  size_t bad = 0;
-  for (size_t i = 0; i < s.size();) {
-    const size_t len = utf8_sequence_at(s, i, bad);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
-}
 
 std::string sanitize_utf8(std::string_view s) {
-  if (is_valid_utf8(s)) return std::string(s);
+  if (unicode::is_valid_utf8(s)) return std::string(s);
   std::string out;
   out.reserve(s.size() + 8);
   size_t bad = 0;
   for (size_t i = 0; i < s.size();) {
-    const size_t len = utf8_sequence_at(s, i, bad);
+    const size_t len = unicode::utf8_sequence_at(s, i, bad);
     if (len == 0) {
       out += "\xEF\xBF\xBD";
       i += bad;
@@ -234,24 +184,6 @@ bool is_unicode_whitespace(char32_t c) { return unicode::is_whitespace(c); }
 // Regex \w, which only the single_word option of added tokens consults.
 bool is_word_char(char32_t c) { return unicode::is_word(c); }
 
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
 // Rewrites `text` in place as Rust's String::from_utf8_lossy does: each
 // maximal ill-formed subsequence becomes one U+FFFD. Allocates only when the
 // text outgrows its capacity.
@@ -260,7 +192,7 @@ void make_valid_utf8(std::string& text) {
   size_t grown = text.size();
   bool valid = true;
   for (size_t i = 0; i < text.size();) {
-    const size_t len = utf8_sequence_at(text, i, bad);
+    const size_t len = unicode::utf8_sequence_at(text, i, bad);
     if (len == 0) {
       valid = false;
       grown += 3 - bad;
@@ -280,7 +212,7 @@ void make_valid_utf8(std::string& text) {
   size_t write = 0;
   while (read < grown) {
     const std::string_view rest(text.data() + read, grown - read);
-    const size_t len = utf8_sequence_at(rest, 0, bad);
+    const size_t len = unicode::utf8_sequence_at(rest, 0, bad);
     if (len == 0) {
       std::char_traits<char>::copy(text.data() + write, "\xEF\xBF\xBD", 3);
       write += 3;
@@ -705,7 +637,7 @@ struct ByteLevelAlphabet {
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       const char32_t c = printable ? static_cast<char32_t>(b) : next++;
-      append_utf8(c, utf8[static_cast<size_t>(b)]);
+      unicode::append_utf8(c, utf8[static_cast<size_t>(b)]);
       byte_of[c] = static_cast<int16_t>(b);
     }
   }
@@ -874,7 +806,7 @@ class MetaspacePreTokenizer final : public PreTokenizer {
 std::string single_char(const Json& j, const char* key, const std::string& where) {
   std::string value = as_string(require(j, key, where), where + "." + key);
   size_t bad = 0;
-  if (value.empty() || utf8_sequence_at(value, 0, bad) != value.size()) {
+  if (value.empty() || unicode::utf8_sequence_at(value, 0, bad) != value.size()) {
     fail_format(where + "." + key + " must be a single character");
   }
   return value;
@@ -1816,7 +1748,7 @@ class Decoder {
     void flush_bytes(size_t k) {
       std::string& bytes = scratch_[k];
       if (bytes.empty()) return;
-      if (is_valid_utf8(bytes)) {
+      if (unicode::is_valid_utf8(bytes)) {
         emit(k + 1, bytes);
       } else {
         for (size_t i = 0; i < bytes.size(); ++i) emit(k + 1, kReplacementChar);
@@ -1832,7 +1764,7 @@ class Decoder {
       state_[k].produced = true;
       size_t bad = 0;
       for (size_t i = 0; i < bytes.size();) {
-        const size_t len = utf8_sequence_at(bytes, i, bad);
+        const size_t len = unicode::utf8_sequence_at(bytes, i, bad);
         if (len == 0) {
           emit(k + 1, kReplacementChar);
           ++i;
@@ -2133,7 +2065,7 @@ struct Tokenizer::Impl {
       char sequence[3];
       for (size_t k = 0; k < n; ++k) sequence[k] = static_cast<char>(last[n - 1 - k]);
       size_t bad = 0;
-      if (utf8_sequence_at(std::string_view(sequence, n), 0, bad) == 0 && bad == n) return owner[n - 1];
+      if (unicode::utf8_sequence_at(std::string_view(sequence, n), 0, bad) == 0 && bad == n) return owner[n - 1];
     }
     return ids.size();
   }

@@ -60,23 +60,6 @@ char32_t decode_at(std::string_view s, size_t& i) {
   return cp;
 }
 
-void encode(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 // The full canonical decomposition of `c` from the table (not Hangul), or
 // nullptr when it has none.
@@ -183,6 +166,72 @@ std::vector<char32_t> decomposed(std::string_view text) {
 
 }  // namespace
 
+size_t utf8_sequence_at(std::string_view s, size_t i, size_t& bad) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  if (lead < 0x80) return 1;
+  size_t trailing = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    trailing = 1;
+  } else if (lead == 0xE0) {
+    trailing = 2, low = 0xA0;
+  } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
+    trailing = 2;
+  } else if (lead == 0xED) {
+    trailing = 2, high = 0x9F;  // no surrogates
+  } else if (lead == 0xF0) {
+    trailing = 3, low = 0x90;
+  } else if (lead >= 0xF1 && lead <= 0xF3) {
+    trailing = 3;
+  } else if (lead == 0xF4) {
+    trailing = 3, high = 0x8F;  // nothing above U+10FFFF
+  } else {
+    bad = 1;
+    return 0;
+  }
+  for (size_t k = 1; k <= trailing; ++k) {
+    if (i + k >= s.size()) {
+      bad = k;
+      return 0;
+    }
+    const auto byte = static_cast<unsigned char>(s[i + k]);
+    if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xBF)) {
+      bad = k;
+      return 0;
+    }
+  }
+  return trailing + 1;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t bad = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence_at(s, i, bad);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+void append_utf8(char32_t c, std::string& out) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
 Category category(char32_t c) {
   if (c < 0x80) {
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return Category::kLetter;
@@ -223,7 +272,7 @@ bool is_nfc_quick(std::string_view text) {
 }
 
 void nfd(std::string_view text, std::string& out) {
-  for (const char32_t c : decomposed(text)) encode(c, out);
+  for (const char32_t c : decomposed(text)) append_utf8(c, out);
 }
 
 void nfc(std::string_view text, std::string& out) {
@@ -251,7 +300,7 @@ void nfc(std::string_view text, std::string& out) {
     if (cc == 0) starter = static_cast<std::ptrdiff_t>(size);
     cps[size++] = c;
   }
-  for (size_t i = 0; i < size; ++i) encode(cps[i], out);
+  for (size_t i = 0; i < size; ++i) append_utf8(cps[i], out);
 }
 
 const char* version() { return tables::kVersion; }

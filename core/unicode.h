@@ -33,6 +33,17 @@ bool is_word(char32_t c);
 // Canonical combining class (0 for starters).
 int combining_class(char32_t c);
 
+// The length of the well-formed UTF-8 sequence at s[i], or 0 when it is
+// ill-formed; then `bad` is the length of the maximal ill-formed subsequence
+// there, which a decoder replaces by one U+FFFD (the Unicode / WHATWG rule,
+// as Python and TextDecoder do).
+size_t utf8_sequence_at(std::string_view s, size_t i, size_t& bad);
+// Whether `s` is entirely well-formed UTF-8 (no surrogates, nothing above U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+// The UTF-8 encoding of code point `c`, appended to `out`.
+void append_utf8(char32_t c, std::string& out);
+
 // Unicode normalization forms C and D, appended to `out`.
 void nfc(std::string_view text, std::string& out);
 void nfd(std::string_view text, std::string& out);

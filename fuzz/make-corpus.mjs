@@ -119,7 +119,12 @@ write('config', 'qwen2', { ...llama, architectures: ['Qwen2ForCausalLM'], use_sl
 write('config', 'llama3-rope', { ...llama, rope_scaling: { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 16 } });
 write('config', 'linear-rope-nulls', { ...llama, rope_scaling: { type: 'linear', factor: 2.0 }, bos_token_id: null, eos_token_id: null, num_key_value_heads: null });
 write('config', 'rope-parameters', { ...llama, rope_parameters: { rope_type: 'default', rope_theta: 500000.0 } });
-write('config', 'with-generation-config', llama, { bos_token_id: 1, eos_token_id: [2, 7], do_sample: true, temperature: 0.6, top_k: 20, top_p: 0.95, repetition_penalty: 1.1 });
+const generation = { bos_token_id: 1, eos_token_id: [2, 7], do_sample: true, temperature: 0.6, top_k: 20, top_p: 0.95, repetition_penalty: 1.1 };
+write('config', 'with-generation-config', llama, generation);
+// Part 3: tokenizer_config.json with a chat template (ChatML, Llama 3, Zephyr).
+write('config', 'chat-chatml', llama, {}, { chat_template: "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}", eos_token: '<|im_end|>' });
+write('config', 'chat-llama3-list', llama, generation, { chat_template: [{ name: 'default', template: "<|start_header_id|>{{ message['role'] }}<|end_header_id|>" }, { name: 'tool_use', template: '' }] });
+write('config', 'chat-zephyr', llama, {}, { chat_template: '<|user|>\n{{ m }}</s>\n<|assistant|>\n', added_tokens_decoder: { 0: { content: '<unk>', special: true } } });
 
 // -------------------------------------------------------------- tokenizer ---
 

@@ -11,8 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chat.h"
 #include "config.h"
 #include "error.h"
+#include "unicode.h"
 #include "generator.h"
 #include "model.h"
 #include "model_files.h"
@@ -26,30 +28,6 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 [[noreturn]] void violation(const std::string& what) { throw Violation("fuzz invariant broken: " + what); }
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xC2 && c <= 0xDF) n = 1;
-    else if (c == 0xE0) n = 2, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) n = 2;
-    else if (c == 0xED) n = 2, hi = 0x9F;
-    else if (c == 0xF0) n = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) n = 3;
-    else if (c == 0xF4) n = 3, hi = 0x8F;
-    else return false;
-    if (i + n >= s.size() && n > 0) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // Reads choices from the input; past its end every read gives 0.
 class Reader {
@@ -168,7 +146,7 @@ void safetensors(const uint8_t* data, size_t size) {
 // ---------------------------------------------------------------- config ---
 
 void config(const uint8_t* data, size_t size) {
-  const auto parts = split_parts(data, size, 2);
+  const auto parts = split_parts(data, size, 3);
   try {
     ModelConfig c = ModelConfig::from_json(parts[0]);
     constexpr int kMax = 1 << 20;
@@ -184,6 +162,16 @@ void config(const uint8_t* data, size_t size) {
       if (id < 0) violation("negative eos id");
     if (parts.size() > 1) c.apply_generation_config(parts[1]);
   } catch (const Error&) {
+  }
+  if (parts.size() > 2) {
+    try {
+      const std::optional<ChatTemplate> chat = ChatTemplate::from_tokenizer_config(parts[2]);
+      if (chat) {
+        const std::string prompt = chat->format({{"system", "s"}, {"user", std::string(parts[2].substr(0, 16))}});
+        if (prompt.empty() || chat->end_of_turn().empty()) violation("empty chat prompt or end of turn");
+      }
+    } catch (const Error&) {
+    }
   }
 }
 
@@ -304,7 +292,7 @@ void tokenizer_ops(const Tokenizer& t, const uint8_t* data, size_t size) {
     check_ids(t, ids);
     // (Characters without a token, e.g. '`' in the story vocab, become <unk>.)
     const auto unk = t.token_to_id("<unk>");
-    if (valid_utf8(text) && text.find("\xe2\x96\x81") == std::string_view::npos &&
+    if (unicode::is_valid_utf8(text) && text.find("\xe2\x96\x81") == std::string_view::npos &&
         text.find('<') == std::string_view::npos && !(unk && std::find(ids.begin(), ids.end(), *unk) != ids.end())) {
       const std::vector<int32_t> plain = flag ? t.encode(text, false) : ids;
       if (t.decode(plain, false) != text) violation("decode(encode(text)) != text");
@@ -343,7 +331,7 @@ void tokenizer_ops(const Tokenizer& t, const uint8_t* data, size_t size) {
     // Stop strings: short, valid UTF-8 (as GenerationOptions requires), built from decoded pieces.
     for (size_t i = 0; i < all.size() && stop.size() < 2; i += 3) {
       std::string s = t.decode(std::span<const int32_t>(&all[i], 1), true);
-      if (!s.empty() && s.size() <= 256 && valid_utf8(s)) stop.push_back(s);
+      if (!s.empty() && s.size() <= 256 && unicode::is_valid_utf8(s)) stop.push_back(s);
     }
   }
   TextStream stream(t);
@@ -353,13 +341,13 @@ void tokenizer_ops(const Tokenizer& t, const uint8_t* data, size_t size) {
   for (size_t n = prompt + 1; n <= all.size() && !stopped; ++n) {
     std::string delta;
     stopped = stream.update(std::span<const int32_t>(all.data(), n), delta);
-    if (!valid_utf8(delta)) violation("TextStream delta is not valid UTF-8");
+    if (!unicode::is_valid_utf8(delta)) violation("TextStream delta is not valid UTF-8");
     joined += delta;
   }
   if (!stopped) {
     std::string delta;
     stream.finish(all, delta);
-    if (!valid_utf8(delta)) violation("TextStream final delta is not valid UTF-8");
+    if (!unicode::is_valid_utf8(delta)) violation("TextStream final delta is not valid UTF-8");
     joined += delta;
   }
   if (joined != stream.text()) violation("TextStream deltas do not add up to text()");
@@ -379,9 +367,12 @@ std::string story_tokenizer_path(const std::string& source_dir) {
     if (fs::is_regular_file(env)) return env;
     throw std::runtime_error(std::string("LM_FUZZ_TOKENIZER=") + env + " is not a file");
   }
+  std::vector<fs::path> candidates = {fs::path(source_dir) / "models/story/tokenizer.json"};
+  if (const char* shared = std::getenv("LM_SHARED_DIR"); shared && *shared)
+    candidates.push_back(fs::path(shared) / "models/story/tokenizer.json");
+  candidates.push_back(fs::path(source_dir) / "../shared/models/story/tokenizer.json");
   std::string tried;
-  for (const char* rel : {"models/story/tokenizer.json", "../shared/models/story/tokenizer.json"}) {
-    const fs::path p = fs::path(source_dir) / rel;
+  for (const fs::path& p : candidates) {
     if (fs::is_regular_file(p)) return p.string();
     tried += (tried.empty() ? "" : ", ") + p.string();
   }
@@ -615,6 +606,15 @@ ModelFiles tiny_model(Reader& r) {
   }
   files.config_json = c.dump();
   if (r.flip()) files.generation_config_json = json{{"do_sample", r.flip()}, {"temperature", 0.5}, {"top_k", 3}}.dump();
+  switch (r.pick(0, 4)) {  // tokenizer_config.json: a chat template, or bytes
+    case 1: files.tokenizer_config_json = R"({"chat_template": "{{'<|im_start|>' + m}}"})"; break;
+    case 2:
+      files.tokenizer_config_json =
+          R"({"chat_template": [{"name": "default", "template": "<|start_header_id|>"}, {"name": 2}]})";
+      break;
+    case 3: files.tokenizer_config_json = r.bytes(48); break;
+    default: break;
+  }
 
   // One shard, or two (mutation 7: a tensor in both).
   const size_t pad = static_cast<size_t>(r.pick(0, 7));
@@ -662,17 +662,20 @@ void exercise(const std::shared_ptr<const Model>& model, Reader& r) {
     o.sampling.top_logprobs = r.pick(0, 21);
     o.sampling.logprobs = r.flip();
     o.max_tokens = r.pick(-1, 6);
-    for (int i = r.pick(0, 2); i > 0; --i) {
-      std::string s = r.bytes(4);
-      if (!s.empty() && valid_utf8(s)) o.stop.push_back(s);
-    }
+    // Any bytes: empty or invalid UTF-8 ones must be refused by start().
+    for (int i = r.pick(0, 2); i > 0; --i) o.stop.push_back(r.bytes(4));
     o.ignore_eos = r.flip();
     o.truncate_prompt = r.flip();
     o.add_special_tokens = r.flip();
     Generator& g = *gen;
     if (verbose) std::fprintf(stderr, "model: generation %d (context %d)\n", run, g.context_length());
     try {
-      if (r.flip()) {
+      if (r.pick(0, 3) == 0) {
+        // A chat prompt, when the model has a template (else an lm::Error).
+        const ChatTemplate& chat = model->chat_template();
+        o.add_special_tokens = !chat.includes_bos();
+        g.start(chat.format({{"system", "Be brief."}, {"user", r.bytes(16)}}), o);
+      } else if (r.flip()) {
         g.start(r.bytes(24), o);
       } else {
         std::vector<int32_t> ids;
@@ -693,7 +696,7 @@ void exercise(const std::shared_ptr<const Model>& model, Reader& r) {
       if (++steps > max_steps) violation("generation did not end within its bound");
       if (s == Generator::Step::kToken) {
         if (event.id < 0 || event.id >= std::min(c.vocab_size, tok_vocab)) violation("sampled id outside the vocabulary");
-        if (!valid_utf8(event.text)) violation("token text is not valid UTF-8");
+        if (!unicode::is_valid_utf8(event.text)) violation("token text is not valid UTF-8");
         if (event.top.size() > 20) violation("too many top logprobs");
         joined += event.text;
       }

@@ -33,7 +33,8 @@ std::vector<std::string_view> split_parts(const uint8_t* data, size_t size, size
 // (a) SafetensorsFile::parse on each part, Checkpoint::add of the good ones,
 //     parse_safetensors_index on each part's text.
 void safetensors(const uint8_t* data, size_t size);
-// (b) ModelConfig::from_json on part 0, apply_generation_config on part 1.
+// (b) ModelConfig::from_json on part 0, apply_generation_config on part 1,
+//     ChatTemplate::from_tokenizer_config on part 2 (tokenizer_config.json).
 void config(const uint8_t* data, size_t size);
 // (c) Tokenizer::from_json, then encode / decode / stable_prefix_length on what loaded.
 void tokenizer_json(const uint8_t* data, size_t size);
@@ -47,9 +48,10 @@ void tokenizer_ops(const Tokenizer& tokenizer, const uint8_t* data, size_t size)
 //     then a few bounded generations.
 void model(const uint8_t* data, size_t size);
 
-// The tokenizer tokenizer_ops runs on: $LM_FUZZ_TOKENIZER, else
-// models/story/tokenizer.json or ../shared/models/story/tokenizer.json
-// under `source_dir`. Throws std::runtime_error saying where it looked.
+// The tokenizer tokenizer_ops runs on: $LM_FUZZ_TOKENIZER, else the story
+// model's, looked for as the tests do: models/story under `source_dir`,
+// $LM_SHARED_DIR/models/story, ../shared/models/story. Throws
+// std::runtime_error saying where it looked.
 std::string story_tokenizer_path(const std::string& source_dir);
 
 }  // namespace lm::fuzz

@@ -2,6 +2,7 @@
 # Incremental builds.
 #   scripts/build.sh native   build/native: core, lm-story, the GoogleTest suite
 #   scripts/build.sh wasm     build/wasm, build/wasm-mt: the WebAssembly modules -> dist/
+#   scripts/build.sh asan     build/asan: core, lm-story and the tests under AddressSanitizer + UBSan
 #   scripts/build.sh          both
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,9 +24,20 @@ build_wasm() {
   cmake --build build/wasm-mt -j"$JOBS"
 }
 
+# The native build with AddressSanitizer (+ LeakSanitizer) and
+# UndefinedBehaviorSanitizer, every report fatal; -O1 with debug info so
+# reports have line numbers and the suite stays fast (scripts/test.sh).
+build_asan() {
+  scripts/setup.sh native
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g" \
+    -DLM_SANITIZE=address,undefined -DLM_THREADS=ON >/dev/null
+  cmake --build build/asan -j"$JOBS"
+}
+
 case "${1:-all}" in
   native) build_native ;;
   wasm) build_wasm ;;
+  asan) build_asan ;;
   all) build_native; build_wasm ;;
-  *) echo "usage: scripts/build.sh [native|wasm|all]" >&2; exit 2 ;;
+  *) echo "usage: scripts/build.sh [native|wasm|asan|all]" >&2; exit 2 ;;
 esac

@@ -31,6 +31,18 @@ TEST(ChatTemplate, RefusesWhatItDoesNotKnow) {
   }
   EXPECT_THROW(ChatTemplate::from_tokenizer_config("{ broken"), Error);
   EXPECT_THROW(ChatTemplate::from_tokenizer_config(R"({"chat_template": 5})"), Error);
+  // Found by fuzzing (fuzz/regressions/config): a "name" that is not a string
+  // threw nlohmann's type_error, which Model::load let through (it is not an
+  // lm::Error). Such an entry is simply not the default one.
+  for (const char* text : {R"({"chat_template": [{"name": 1}]})", R"({"chat_template": [{"name": [1, 2]}, 7]})",
+                           R"({"chat_template": [{"name": "default", "template": 1}]})"}) {
+    try {
+      ChatTemplate::from_tokenizer_config(text);
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kFormat) << e.what();
+    }
+  }
 }
 
 TEST(ChatTemplate, FormatsMessagesLikeTheTemplates) {

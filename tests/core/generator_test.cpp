@@ -11,35 +11,7 @@
 #include "error.h"
 #include "test_support.h"
 
-// Counts heap allocations while `counting` is set: the token loop must not allocate.
-// (Replacing the global operators with malloc/free is valid; GCC cannot tell.)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-static std::atomic<bool> counting{false};
-static std::atomic<long> allocations{0};
-void* operator new(size_t n) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-// Every other replaceable form too, so that no block is allocated by one
-// allocator and freed by another: under AddressSanitizer the forms not
-// replaced here are ASan's own (e.g. std::stable_sort's nothrow new would be
-// freed by our sized delete: an alloc-dealloc-mismatch).
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return operator new(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#include "count_allocations.h"
 
 namespace lm {
 namespace {
@@ -210,6 +182,27 @@ TEST(Generator, CancelThenStartAgain) {
   EXPECT_EQ(g.stop_reason(), StopReason::kCancelled);
   EXPECT_EQ(g.step(e), Generator::Step::kDone);
   EXPECT_EQ(generate(g, "Once upon a time", greedy(20)).ids, reference.ids);
+}
+
+// A stop string that is not valid UTF-8 (e.g. one starting with a
+// continuation byte) made the hold-back split a character between two
+// deltas ("é" arrived as C3, then A9): such strings are refused.
+TEST(Generator, StopStringsMustBeValidUtf8) {
+  Generator g(story_model(), GeneratorConfig{64, 8});
+  for (const char* bad : {"\xA9X", "\xC3", "a\xFF", "\xED\xA0\x80"}) {
+    GenerationOptions o = greedy(4);
+    o.stop = {bad};
+    try {
+      g.start("Once upon a time", o);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("valid UTF-8"), std::string::npos) << e.what();
+    }
+  }
+  GenerationOptions o = greedy(4);
+  o.stop = {"\u00e9", "\U0001F600", "the end"};
+  EXPECT_NO_THROW(generate(g, "Once upon a time", o));
 }
 
 TEST(Generator, StepBeforeStartAndInvalidOptionsAreErrors) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <array>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -163,6 +164,28 @@ TEST(Ops, QuantizeQ8RoundTripsWithinHalfAStep) {
   quantize_q8(zeros.data(), 32, q.data(), s.data());
   EXPECT_EQ(s[0], 0.0f);
   EXPECT_EQ(q[0], 0);
+}
+
+// Found by fuzzing (fuzz/regressions/model): NaN or inf in a group (in
+// weights quantized at load, or in activations) made quantize_q8 convert NaN
+// to int8, which is undefined behaviour. Non-finite values now quantize to 0
+// and leave the finite ones of other groups alone.
+TEST(Ops, QuantizeQ8HandlesNonFiniteValues) {
+  std::vector<float> x(64, 0.5f);
+  x[0] = std::numeric_limits<float>::quiet_NaN();
+  x[1] = 1.0f;
+  x[32] = std::numeric_limits<float>::infinity();
+  x[33] = -std::numeric_limits<float>::infinity();
+  std::vector<int8_t> q(64);
+  std::vector<float> s(2);
+  quantize_q8(x.data(), 64, q.data(), s.data());
+  EXPECT_EQ(q[0], 0);
+  EXPECT_EQ(q[1], 127);
+  EXPECT_EQ(q[2], 64);  // 0.5 * 127 = 63.5, rounded to even
+  EXPECT_EQ(s[0], 1.0f / 127.0f);
+  EXPECT_EQ(q[32], 0);
+  EXPECT_EQ(q[33], 0);
+  EXPECT_TRUE(std::isinf(s[1]));
 }
 
 TEST(Ops, MatvecMatchesReference) {

@@ -22,35 +22,7 @@
 #include "test_support.h"
 #include "tokenizer_fixtures.h"
 
-// Counts heap allocations while `counting` is set: streaming decode must not allocate.
-// (Replacing the global operators with malloc/free is valid; GCC cannot tell.)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-static std::atomic<bool> counting{false};
-static std::atomic<long> allocations{0};
-void* operator new(size_t n) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-// Every other replaceable form too, so that no block is allocated by one
-// allocator and freed by another: under AddressSanitizer the forms not
-// replaced here are ASan's own (e.g. std::stable_sort's nothrow new would be
-// freed by our sized delete: an alloc-dealloc-mismatch).
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return operator new(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#include "count_allocations.h"
 
 namespace lm {
 namespace {
@@ -518,6 +490,28 @@ TEST(TokenizerErrors, OversizedTextAndTooManyMergesAreRefused) {
   const std::string text = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": )" + merges + "}}";
   EXPECT_EQ(load_error(text, &message), ErrorKind::kFormat);
   EXPECT_NE(message.find("merges has 4194305 entries"), std::string::npos) << message;
+}
+
+// Ids index flat tables, so they are bounded before anything is sized by
+// them: 2^31 (or 2^22) in the vocab or in added_tokens is a format error
+// naming the field; the largest allowed id, 2^22 - 1, loads.
+TEST(TokenizerErrors, HugeTokenIdsAreRefusedBeforeAllocating) {
+  const auto with_id = [](const char* where, int64_t id) {
+    json j = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}}}, {"merges", json::array()}}}};
+    if (std::string(where) == "vocab") j["model"]["vocab"]["b"] = id;
+    else j["added_tokens"] = {{{"id", id}, {"content", "<x>"}, {"special", true}}};
+    return j.dump();
+  };
+  for (const char* where : {"vocab", "added_tokens"}) {
+    for (int64_t id : {int64_t{1} << 31, int64_t{1} << 22, int64_t{1} << 40}) {
+      std::string message;
+      EXPECT_EQ(load_error(with_id(where, id), &message), ErrorKind::kFormat) << where << " " << id;
+      EXPECT_NE(message.find("out of range"), std::string::npos) << message;
+    }
+  }
+  const Tokenizer top = Tokenizer::from_json(with_id("vocab", (int64_t{1} << 22) - 1));
+  EXPECT_EQ(top.vocab_size(), 1 << 22);
+  EXPECT_EQ(top.decode(Ids{(1 << 22) - 1}), "b");
 }
 
 TEST(TokenizerErrors, DeepNestingIsRefusedWithoutCrashing) {

@@ -115,5 +115,21 @@ TEST(Unicode, NfcComposesAndNfdDecomposes) {
   EXPECT_FALSE(is_nfc_quick("\u1100\u1161"));
 }
 
+
+TEST(Unicode, ValidatesUtf8LikeTheStandard) {
+  for (const char* good : {"", "abc", "\u00e9", "\u20ac", "\U0001F600", "\xEF\xBF\xBD", "\xF4\x8F\xBF\xBF"})
+    EXPECT_TRUE(is_valid_utf8(good)) << good;
+  // Lone continuation, truncated sequences, overlong forms, surrogates, above U+10FFFF, 0xFF.
+  for (const char* bad : {"\x80", "\xC3", "\xE2\x82", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                          "a\xFF", "\xF0\x9F\x98"})
+    EXPECT_FALSE(is_valid_utf8(bad)) << testing::PrintToString(std::string(bad));
+  size_t bad = 0;
+  EXPECT_EQ(utf8_sequence_at("\xE2\x82\xAC", 0, bad), 3u);
+  EXPECT_EQ(utf8_sequence_at("\xE2\x82x", 0, bad), 0u);
+  EXPECT_EQ(bad, 2u);  // one U+FFFD for "\xE2\x82", as TextDecoder does
+  EXPECT_EQ(utf8_sequence_at("\xED\xA0\x80", 0, bad), 0u);
+  EXPECT_EQ(bad, 1u);
+}
+
 }  // namespace
 }  // namespace lm::unicode

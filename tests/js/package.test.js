@@ -259,3 +259,17 @@ test('esbuild bundles the browser entry and the worker without warnings or Node 
   const worker = readFileSync(join(outdir, 'lm-worker.js'), 'utf8');
   assert.match(worker, /self\.onmessage\s*=/, 'the worker bundle installs its message handler (not tree-shaken away)');
 });
+
+test('what a page downloads (JS + wasm, gzipped) stays within 300 KB, for both builds', async () => {
+  const { downloadSizes } = await import('../../bench/download.mjs');
+  const d = downloadSizes(ROOT);
+  for (const [name, v] of Object.entries({ single: d.single, threads: d.threads })) {
+    const paths = v.files.map((f) => f.path);
+    // The walk found the whole graph: the entry, the worker, the engine and one build's glue and wasm.
+    for (const needed of ['web/lib/index.js', 'web/lib/worker.js', 'web/lib/engine.js'])
+      assert.ok(paths.includes(needed), `${name}: ${needed} in ${paths.join(', ')}`);
+    assert.equal(paths.filter((p) => p.endsWith('.wasm')).length, 1, `${name}: one .wasm in ${paths.join(', ')}`);
+    assert.ok(!paths.some((p) => /node/.test(p)), `${name}: no Node-only module in ${paths.join(', ')}`);
+    assert.ok(v.gzip <= 300 * 1024, `${name}: ${(v.gzip / 1024).toFixed(1)} KB gzipped > 300 KB`);
+  }
+});
