@@ -384,6 +384,18 @@ void attention(float* out, const float* q, const float* keys_t, const float* val
   // Scores of eight positions at a time: each lane sums q[d] * k[d] over d in
   // order, exactly like the scalar tail, so every position gets the same bits.
   int p = 0;
+  // Sixteen positions at a time: two independent add chains.
+  for (; p + 16 <= len; p += 16) {
+    V8 acc0 = simd::zero(), acc1 = simd::zero();
+    for (int d = 0; d < head_dim; ++d) {
+      const V8 qd = simd::set1(q[d]);
+      const float* k = keys_t + static_cast<size_t>(d) * stride + p;
+      acc0 = simd::add(acc0, simd::mul(qd, simd::load(k)));
+      acc1 = simd::add(acc1, simd::mul(qd, simd::load(k + 8)));
+    }
+    simd::store(scores + p, simd::mul(acc0, simd::set1(scale)));
+    simd::store(scores + p + 8, simd::mul(acc1, simd::set1(scale)));
+  }
   for (; p + 8 <= len; p += 8) {
     V8 acc = simd::zero();
     for (int d = 0; d < head_dim; ++d)
@@ -396,11 +408,25 @@ void attention(float* out, const float* q, const float* keys_t, const float* val
     scores[p] = s * scale;
   }
   softmax(scores, len);
-  // out = sum_p probs[p] v_p, accumulated in registers 16 (then 8, then 1)
+  // out = sum_p probs[p] v_p, accumulated in registers 32 (then 16, 8, 1)
   // dimensions at a time; per element the same additions, in the same order,
   // as repeated axpy into a zeroed vector.
   const auto v_at = [&](int pos, int d) { return values + static_cast<size_t>(pos) * head_dim + d; };
   int d = 0;
+  for (; d + 32 <= head_dim; d += 32) {
+    V8 a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
+    for (p = 0; p < len; ++p) {
+      const V8 w = simd::set1(scores[p]);
+      a0 = simd::add(a0, simd::mul(w, simd::load(v_at(p, d))));
+      a1 = simd::add(a1, simd::mul(w, simd::load(v_at(p, d + 8))));
+      a2 = simd::add(a2, simd::mul(w, simd::load(v_at(p, d + 16))));
+      a3 = simd::add(a3, simd::mul(w, simd::load(v_at(p, d + 24))));
+    }
+    simd::store(out + d, a0);
+    simd::store(out + d + 8, a1);
+    simd::store(out + d + 16, a2);
+    simd::store(out + d + 24, a3);
+  }
   for (; d + 16 <= head_dim; d += 16) {
     V8 a0 = simd::zero(), a1 = simd::zero();
     for (p = 0; p < len; ++p) {

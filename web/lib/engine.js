@@ -58,10 +58,17 @@ function compileOnce(platform, url) {
   return compiled.get(key);
 }
 
-async function instantiate(platform, { wasmUrl, threads }) {
+// `modules` (href -> WebAssembly.Module) are modules another realm compiled
+// (a worker client passes the ones earlier workers reported through
+// onCompiled): instantiating one of those shares its machine code, already
+// optimised by V8's tier-up, instead of compiling the same bytes again.
+async function instantiate(platform, { wasmUrl, threads, modules, onCompiled }) {
   const build = threads > 1 ? BUILDS.threads : BUILDS.single;
   const url = wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : build.wasm;
+  const given = modules?.[url.href];
+  if (given instanceof WebAssembly.Module && !compiled.has(url.href)) compiled.set(url.href, Promise.resolve(given));
   const [{ default: factory }, wasmModule] = await Promise.all([build.glue(), compileOnce(platform, url)]);
+  if (wasmModule !== given) onCompiled?.(url.href, wasmModule);
   return factory({
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
@@ -139,19 +146,21 @@ export class Engine {
    * platform: see node-platform.js / browser-platform.js. wasmUrl: where
    * lm-wasm.wasm is, when a bundler did not keep it next to the glue.
    */
-  static async create(platform, { wasmUrl, threads = 1, autoThreads = 1 } = {}) {
+  static async create(platform, { wasmUrl, threads = 1, autoThreads = 1, modules, onCompiled } = {}) {
     if (threads > 1 && !threadsAvailable(platform))
       throw new InvalidOptionError(
         'threads > 1 needs SharedArrayBuffer: serve the page cross-origin isolated (COOP: same-origin, COEP: require-corp)',
       );
-    return new Engine(platform, { wasmUrl, threads, autoThreads });
+    return new Engine(platform, { wasmUrl, threads, autoThreads, modules, onCompiled });
   }
 
   // The wasm instance is created by load(), once config.json tells how big the
   // model is: "auto" threads pick the single-thread build for small models,
   // whose matrices are too small to split.
-  constructor(platform, { wasmUrl, threads, autoThreads }) {
+  constructor(platform, { wasmUrl, threads, autoThreads, modules, onCompiled }) {
     this.M = null;
+    this.modules = modules;
+    this.onCompiled = onCompiled;
     this.platform = platform;
     this.wasmUrl = wasmUrl;
     this.threads = threads;
@@ -190,7 +199,7 @@ export class Engine {
       progress('generation_config.json');
     }
     if (this.threads === 'auto') this.threads = threadsFor(config.text, this.autoThreads, this.platform);
-    this.M = await instantiate(this.platform, { wasmUrl: this.wasmUrl, threads: this.threads });
+    this.M = await instantiate(this.platform, { wasmUrl: this.wasmUrl, threads: this.threads, modules: this.modules, onCompiled: this.onCompiled });
     // tokenizer.json, or else a SentencePiece tokenizer.model.
     let tokenizer = await optionalText(files, 'tokenizer.json', signal);
     let tokenizerModel = null;

@@ -2,6 +2,10 @@
 // for LmModel whose engine lives in a worker.
 import { LmError, abortError, fromWire } from './errors.js';
 
+// WebAssembly modules workers compiled (url -> Module), handed to the next
+// workers of this realm: see 'compiled' in worker-core.js.
+const compiledModules = new Map();
+
 export class WorkerClient {
   #port; // { post(msg), terminate() }
   #next = 1;
@@ -48,9 +52,16 @@ export class WorkerClient {
   }
 
   load(source, { onProgress, signal, ...options }) {
-    return this.#request('load', { source, options }, {
+    const modules = Object.fromEntries(compiledModules);
+    return this.#request('load', { source, options: { ...options, modules } }, {
       signal,
-      onEvent: (m) => onProgress?.({ loaded: m.loaded, total: m.total, file: m.file, memoryNeeded: m.memoryNeeded }),
+      onEvent: (m) => {
+        if (m.type === 'compiled') {
+          if (typeof WebAssembly !== 'undefined' && m.module instanceof WebAssembly.Module) compiledModules.set(m.url, m.module);
+        } else {
+          onProgress?.({ loaded: m.loaded, total: m.total, file: m.file, memoryNeeded: m.memoryNeeded });
+        }
+      },
     });
   }
 

@@ -4,9 +4,14 @@
 // Protocol. Every request is { id, type, ... } and gets exactly one final
 // reply, { id, type: 'result', value } or { id, type: 'error', error:
 // { name, message, code } }, possibly preceded by events for the same id:
-//   load       { source, options: { weights, contextLength, revision, threads, cache, wasmUrl } }
+//   load       { source, options: { weights, contextLength, revision, threads, cache, wasmUrl, modules } }
 //                                    events { type: 'progress', loaded, total, file }
+//                                    and { type: 'compiled', url, module } when this worker
+//                                    compiled the .wasm at `url` itself
 //                                    value: model info
+//              (modules: { [url]: WebAssembly.Module } compiled by earlier workers; the
+//              client keeps what 'compiled' events hand it and passes them on, so a
+//              new worker reuses machine code V8 has already optimised)
 //   generate   { prompt, options, session? }
 //                                    events { type: 'chunks', chunks: [{ id, text, logprob?, top? }] }
 //                                    value: { text, ids, promptIds, reason, stats }
@@ -29,8 +34,15 @@ export function serveEngine(platform, post, onMessage) {
 
   const handlers = {
     async load(msg, signal) {
-      const { wasmUrl, threads, autoThreads } = msg.options;
-      engine = await Engine.create(platform, { wasmUrl, threads, autoThreads });
+      const { wasmUrl, threads, autoThreads, modules } = msg.options;
+      const onCompiled = (url, module) => {
+        try {
+          post({ id: msg.id, type: 'compiled', url, module });
+        } catch {
+          // A host that cannot send a WebAssembly.Module: the next worker compiles again.
+        }
+      };
+      engine = await Engine.create(platform, { wasmUrl, threads, autoThreads, modules, onCompiled });
       try {
         return await engine.load(msg.source, {
           ...msg.options,
