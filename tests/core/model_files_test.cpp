@@ -86,5 +86,21 @@ TEST(ReadModelDir, OversizedJsonFilesAreRefusedBeforeReading) {
   expect_error([&] { read_text_file(dir / "generation_config.json", 10); }, ErrorKind::kResourceLimit, "at most 10");
 }
 
+// tokenizer_config.json holds chat templates (and often the added-token
+// table): real ones pass 1 MB, so it has the tokenizer's bound, not
+// config.json's (it was refused above 1 MB).
+TEST(ReadModelDir, TokenizerConfigHasTheTokenizerBound) {
+  fs::path dir = story_copy("big-tokenizer-config");
+  std::string text = R"({"chat_template": "{{ messages }}", "padding": ")";
+  text += std::string(kMaxConfigJsonBytes + 100, ' ');
+  text += "\"}";
+  test::write_file(dir / "tokenizer_config.json", text);
+  const ModelFiles files = read_model_dir(dir);
+  ASSERT_TRUE(files.tokenizer_config_json.has_value());
+  EXPECT_EQ(files.tokenizer_config_json->size(), text.size());
+  fs::resize_file(dir / "tokenizer_config.json", kMaxTokenizerJsonBytes + 1);
+  expect_error([&] { read_model_dir(dir); }, ErrorKind::kResourceLimit, "tokenizer_config.json");
+}
+
 }  // namespace
 }  // namespace lm
