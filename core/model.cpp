@@ -97,6 +97,31 @@ std::vector<double> rope_inv_freq(const ModelConfig& c) {
 
 bool is_aligned(const void* p, size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
 
+// True when every f32 value of `w` is a bf16 value (its low 16 bits are
+// zero), as in a bf16 checkpoint saved as f32.
+bool all_bf16_exact(const WeightRef& w) {
+  const auto* bytes = static_cast<const std::byte*>(w.data);
+  const int64_t n = w.rows() * w.cols();
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, bytes + 4 * i, 4);
+    if (u & 0xffffu) return false;
+  }
+  return true;
+}
+
+// Rewrites n f32 values at p as n bf16 values at the same address (the
+// first half of their bytes). Element i is read at byte 4i before byte 2i
+// is written, so the forward pass never overwrites a value not yet read.
+void narrow_to_bf16_in_place(std::byte* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, p + 4 * i, 4);
+    const auto h = static_cast<uint16_t>(u >> 16);
+    std::memcpy(p + 2 * i, &h, 2);
+  }
+}
+
 }  // namespace
 
 Model::Model(ModelConfig config, Tokenizer tokenizer) : config_(std::move(config)), tokenizer_(std::move(tokenizer)) {}
@@ -166,6 +191,15 @@ void Model::bind_weights(const LoadOptions& options) {
     if (options.weight_format == WeightFormat::kF32) want = DType::kF32;
     if (options.weight_format == WeightFormat::kBF16) want = DType::kBF16;
     if (options.weight_format == WeightFormat::kQ8 && w.cols() % kQ8Group == 0) want = DType::kQ8;
+    // An f32 matrix holding only bf16 values loses nothing as bf16, and
+    // decode reads half the bytes: narrowed where it lies in the checkpoint.
+    if (options.weight_format == WeightFormat::kAsStored && w.dtype == DType::kF32 && is_aligned(w.data, 4) &&
+        all_bf16_exact(w)) {
+      narrow_to_bf16_in_place(mutable_checkpoint_bytes(w.data), w.rows() * w.cols());
+      WeightRef out = w;
+      out.dtype = DType::kBF16;
+      return out;
+    }
     if (want == w.dtype && is_aligned(w.data, dtype_size(w.dtype))) return w;
     WeightRef out = w;
     out.dtype = want;
@@ -262,6 +296,15 @@ void Model::bind_weights(const LoadOptions& options) {
         used_here = used_here || points_into(*w, s);
     if (!used_here) s.bytes.release();
   }
+}
+
+// The writable address of checkpoint bytes a view points into (the Model
+// owns the shards; the parsed views are const).
+std::byte* Model::mutable_checkpoint_bytes(const void* p) {
+  const auto* b = static_cast<const std::byte*>(p);
+  for (ModelShard& s : shards_)
+    if (b >= s.bytes.data() && b < s.bytes.data() + s.bytes.size()) return s.bytes.data() + (b - s.bytes.data());
+  throw Error(ErrorKind::kState, "internal: weight view outside the checkpoint");
 }
 
 size_t Model::weight_bytes() const {

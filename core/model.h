@@ -80,7 +80,8 @@ struct RunState {
 
 // What to do with the checkpoint's weight dtype at load.
 enum class WeightFormat {
-  kAsStored,  // use F32 / F16 / BF16 tensors in place
+  kAsStored,  // use F32 / F16 / BF16 tensors in place; an F32 matrix whose values are all
+              // bf16 values is narrowed to bf16 in place (lossless, half the bytes per token)
   kF32,       // convert every matrix to f32
   kBF16,      // convert every matrix to bf16
   kQ8,        // quantize every matrix to int8 with one scale per 32 values of a row
@@ -136,6 +137,7 @@ class Model {
  private:
   Model(ModelConfig config, Tokenizer tokenizer);
   void bind_weights(const LoadOptions& options);
+  std::byte* mutable_checkpoint_bytes(const void* p);
 
   ModelConfig config_;
   Tokenizer tokenizer_;

@@ -65,11 +65,15 @@ void ThreadPool::run(int64_t n, int64_t grain, Task task, void* ctx) {
   chunks_.store(chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   const uint32_t job = static_cast<uint32_t>(claim_.load(std::memory_order_relaxed) >> 32) + 1;
-  {
+  claim_.store(uint64_t{job} << 32, std::memory_order_seq_cst);  // publishes the job
+  // Only a sleeping worker needs the mutex and a wake-up (both slow in
+  // WebAssembly); spinning ones see the new job. A worker counts itself in
+  // sleepers_ before its last look at claim_, so either it sees this job or
+  // this load sees it (both seq_cst).
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    claim_.store(uint64_t{job} << 32, std::memory_order_release);  // publishes the job
+    wake_.notify_all();
   }
-  wake_.notify_all();
   work_on(job);
   // Every chunk is taken; wait for the ones other threads are still running.
   while (done_.load(std::memory_order_acquire) != chunks) std::this_thread::yield();
@@ -77,7 +81,7 @@ void ThreadPool::run(int64_t n, int64_t grain, Task task, void* ctx) {
 
 void ThreadPool::worker_loop() {
   uint32_t seen = 0;
-  const auto job_of = [this] { return static_cast<uint32_t>(claim_.load(std::memory_order_acquire) >> 32); };
+  const auto job_of = [this] { return static_cast<uint32_t>(claim_.load(std::memory_order_seq_cst) >> 32); };
   for (;;) {
     // Spin first: within a decode step the next job arrives in microseconds,
     // and a futex wake-up (slow in WebAssembly) per job would cost more than
@@ -90,7 +94,9 @@ void ThreadPool::worker_loop() {
     }
     if (job == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
       wake_.wait(lock, [&] { return stop_.load() || job_of() != seen; });
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
       job = job_of();
     }
     if (stop_.load()) return;

@@ -66,6 +66,7 @@ class ThreadPool {
   std::atomic<uint64_t> claim_{0};
   std::atomic<uint32_t> done_{0};  // chunks finished in the current job
   std::atomic<bool> stop_{false};
+  std::atomic<int> sleepers_{0};  // workers waiting on wake_ (or about to)
   std::mutex mutex_;
   std::condition_variable wake_;
 };

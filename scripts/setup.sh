@@ -5,7 +5,7 @@
 #                              unicode-data (the build generates its Unicode tables from it),
 #                              sentencepiece + python3-sentencepiece (spm_train and the reference
 #                              of tests/js/sentencepiece-reference.test.js)
-#   scripts/setup.sh wasm      + Emscripten
+#   scripts/setup.sh wasm      + Emscripten, and wabt (wasm-objdump: the test that the kernels use SIMD128)
 #   scripts/setup.sh browser   + Chromium (for the page tests)
 #   scripts/setup.sh fuzz      + clang and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh)
 # As root it runs apt-get; otherwise it prints the exact command to run.
@@ -15,7 +15,7 @@ want="cmake g++ make libgtest-dev nlohmann-json3-dev python3-numpy unicode-data 
 for need in "$@"; do
   case "$need" in
     native) ;;
-    wasm) want="$want emscripten" ;;
+    wasm) want="$want emscripten wabt" ;;
     browser) want="$want chromium" ;;
     fuzz) want="$want clang libclang-rt-dev" ;;
     *) echo "setup.sh: unknown component '$need'" >&2; exit 2 ;;

@@ -150,6 +150,31 @@ TEST(Ops, Q8MatmulMatchesQuantizedReference) {
   }
 }
 
+// Decode (one row, far-apart weight rows read together) and prefill (tiles
+// of activation rows) give every Q8 element the same bits.
+TEST(Ops, Q8RowsAreBitIdenticalWhateverTheBatchOrThreads) {
+  std::mt19937 rng(77);
+  const int M = 7, N = 70, K = 96, G = K / kQ8Group;
+  const std::vector<float> w = random_vector(rng, static_cast<size_t>(N * K), 0.3f);
+  std::vector<int8_t> wq(static_cast<size_t>(N * K));
+  std::vector<float> ws(static_cast<size_t>(N * G));
+  for (int j = 0; j < N; ++j) quantize_q8(&w[static_cast<size_t>(j * K)], K, &wq[static_cast<size_t>(j * K)], &ws[static_cast<size_t>(j * G)]);
+  const WeightRef B{DType::kQ8, Shape{N, K}, wq.data(), ws.data()};
+  const std::vector<float> A = random_vector(rng, static_cast<size_t>(M * K));
+  std::vector<float> batched(static_cast<size_t>(M * N)), single(static_cast<size_t>(N));
+  matmul_bt(batched.data(), N, A.data(), K, B, M);
+  for (int i = 0; i < M; ++i) {
+    matvec(single.data(), B, A.data() + i * K);
+    for (int j = 0; j < N; ++j) ASSERT_EQ(batched[static_cast<size_t>(i * N + j)], single[static_cast<size_t>(j)]) << i << "," << j;
+  }
+  if (ThreadPool::threads_available()) {
+    ThreadPool pool(2);
+    std::vector<float> threaded(static_cast<size_t>(M * N));
+    matmul_bt(threaded.data(), N, A.data(), K, B, M, 1.0f, 0.0f, &pool);
+    EXPECT_EQ(threaded, batched);
+  }
+}
+
 TEST(Ops, QuantizeQ8RoundTripsWithinHalfAStep) {
   std::mt19937 rng(32);
   const std::vector<float> x = random_vector(rng, 256, 3.0f);

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "error.h"
@@ -43,6 +47,28 @@ TEST(ThreadPool, CoversEveryIndexOnceWithGrainAlignedChunks) {
       ASSERT_FALSE(misaligned.load());
     }
   }
+}
+
+// Workers idle past their spin fall asleep; the next job must wake them (the
+// caller would otherwise do every chunk itself: correct, but one thread).
+TEST(ThreadPool, SleepingWorkersWakeForTheNextJob) {
+  if (!ThreadPool::threads_available()) GTEST_FAIL() << "this test needs a build with LM_THREADS=ON";
+  ThreadPool pool(3);
+  int shared_rounds = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // > the 2 ms spin: every worker sleeps
+    std::mutex m;
+    std::set<std::thread::id> ran;
+    pool.parallel_for(24, 1, [&](int64_t, int64_t) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        ran.insert(std::this_thread::get_id());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    });
+    shared_rounds += ran.size() > 1;
+  }
+  EXPECT_GE(shared_rounds, 3) << "workers stayed asleep while the caller ran every chunk";
 }
 
 }  // namespace

@@ -285,7 +285,7 @@ export class Engine {
     // so that once loadModel() resolves, listCachedModels() includes them.
     await files.cached?.();
     this.M.lmUnrefThreads?.(); // idle pthread workers must not keep a Node process alive
-    this.#warmUp();
+    await this.#warmUp();
     this.loadMs = now() - t0;
     this.info = this.#describe();
     return this.info;
@@ -293,11 +293,19 @@ export class Engine {
 
   // A fresh instance runs V8's baseline code until the hot functions are
   // optimized. For a small model a few throw-away tokens at load get them
-  // there (a millisecond or two), so the first real token comes fast.
-  #warmUp() {
+  // there (a millisecond or two), so the first real token comes fast. They
+  // take the path of a real generation from text (tokenizer, this streaming
+  // loop, the decoder), so that JS is compiled too. Best effort: a model
+  // this prompt does not suit (a tiny context) just skips it.
+  async #warmUp() {
     if (this.model.info().parameters > 4e6) return;
-    const bos = this.model.info().bosId;
-    call(() => this.session.generate([bos >= 0 ? bos : 0], { temperature: 0, maxTokens: 8, ignoreEos: true }, undefined));
+    try {
+      await this.#stream({ yieldNow: async () => {} }, (session) =>
+        session.start('Once upon a time', { temperature: 0.8, topK: 40, topP: 0.9, seed: 1, maxTokens: 8, ignoreEos: true, stop: [] }),
+      );
+    } catch {
+      // Not needed for correctness.
+    }
   }
 
   // Streams one file's chunks into a wasm Buffer (the only copy of its bytes).
@@ -371,12 +379,6 @@ export class Engine {
     return t;
   }
 
-  /**
-   * Runs one generation. onChunks(chunks[]) receives tokens in small batches
-   * (the first token alone, for a fast first paint); onPrefill(done, total)
-   * reports prompt progress. Resolves to the final result; rejects with
-   * AbortError when `signal` aborts, leaving the engine ready for the next call.
-   */
   /** A further session (own KV cache) over the same weights; returns its id. */
   createSession({ contextLength } = {}) {
     this.#requireModel();
@@ -398,6 +400,12 @@ export class Engine {
     return session;
   }
 
+  /**
+   * Runs one generation. onChunks(chunks[]) receives tokens in small batches
+   * (the first token alone, for a fast first paint); onPrefill(done, total)
+   * reports prompt progress. Resolves to the final result; rejects with
+   * AbortError when `signal` aborts, leaving the engine ready for the next call.
+   */
   async generate(prompt, options, context = {}) {
     if (typeof prompt !== 'string' && !Array.isArray(prompt))
       throw new InvalidOptionError('prompt must be a string or an array of token ids');
@@ -436,7 +444,7 @@ export class Engine {
           batch = [];
           first = false;
         }
-        if (sliceOver || ev.kind === 'prefill') {
+        if (sliceOver) {
           await yieldNow(); // lets abort messages and other work in
           sliceStart = now();
         }
