@@ -65,6 +65,7 @@ async function runOnce(loadModel, source, o, decodeTokens) {
       info: {
         parameters: model.info.parameters,
         weight_bytes: model.info.weightBytes,
+        weight_bytes_per_token: model.info.weightBytesPerToken,
         weight_dtype: model.info.weightDtype,
         hidden_size: model.info.hiddenSize,
         layers: model.info.layers,

@@ -307,6 +307,13 @@ std::byte* Model::mutable_checkpoint_bytes(const void* p) {
   throw Error(ErrorKind::kState, "internal: weight view outside the checkpoint");
 }
 
+size_t Model::weight_bytes_per_token() const {
+  size_t n = weights_.lm_head.bytes();
+  for (const LayerWeights& L : weights_.layers)
+    for (const WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) n += w->bytes();
+  return n;
+}
+
 size_t Model::weight_bytes() const {
   size_t n = 0;
   for (const ModelShard& s : shards_) n += s.bytes.size();
@@ -317,6 +324,10 @@ size_t Model::weight_bytes() const {
 }
 
 // --------------------------------------------------------------- forward ---
+
+// Below ~0.1 M multiply-adds, attention runs on the calling thread: waking
+// the others would cost more than it saves.
+constexpr int64_t kMinParallelAttentionWork = int64_t{1} << 17;
 
 void Model::forward(std::span<const int32_t> tokens, int pos, KvCache& cache, RunState& s, ThreadPool* pool) const {
   const ModelConfig& c = config_;
@@ -375,15 +386,24 @@ void Model::forward(std::span<const int32_t> tokens, int pos, KvCache& cache, Ru
     // Causal grouped-query attention: token t (position p = pos+t) sees
     // positions first..p, first = 0 or, with a sliding window W,
     // max(0, p + 1 - W); query head h reads kv head h / group.
+    // Heads are independent (each has its own row of s.scores), so threads
+    // split them once the work is worth waking them for (long contexts).
     const int stride = cache.context_length();
-    for (int t = 0; t < n; ++t) {
-      const int p = pos + t;
-      const int first = c.sliding_window > 0 ? std::max(0, p + 1 - c.sliding_window) : 0;
-      for (int h = 0; h < n_heads; ++h)
-        attention(att + t * q_dim + h * hd, q + t * q_dim + h * hd, cache.keys_t(l, h / group) + first,
-                  cache.values(l, h / group) + static_cast<size_t>(first) * static_cast<size_t>(hd), hd, stride,
-                  p + 1 - first, attn_scale, s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(stride));
-    }
+    auto attend = [&](int64_t h0, int64_t h1) {
+      for (int h = static_cast<int>(h0); h < h1; ++h)
+        for (int t = 0; t < n; ++t) {
+          const int p = pos + t;
+          const int first = c.sliding_window > 0 ? std::max(0, p + 1 - c.sliding_window) : 0;
+          attention(att + t * q_dim + h * hd, q + t * q_dim + h * hd, cache.keys_t(l, h / group) + first,
+                    cache.values(l, h / group) + static_cast<size_t>(first) * static_cast<size_t>(hd), hd, stride,
+                    p + 1 - first, attn_scale, s.scores.data() + static_cast<size_t>(h) * static_cast<size_t>(stride));
+        }
+    };
+    const int64_t attention_work = int64_t{n_heads} * hd * n * (pos + n);  // multiply-adds, at most
+    if (pool && pool->size() > 1 && attention_work >= kMinParallelAttentionWork)
+      pool->parallel_for(n_heads, 1, attend);
+    else
+      attend(0, n_heads);
     matmul_bt(xb2, d, att, q_dim, L.wo, n, 1.0f, 0.0f, pool);
     if (L.bo)
       for (int t = 0; t < n; ++t) add(xb2 + t * d, L.bo, d);

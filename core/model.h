@@ -118,6 +118,10 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   int64_t parameter_count() const { return parameter_count_; }
   size_t weight_bytes() const;  // bytes of weight memory held (checkpoint + converted)
+  // Bytes of weights one decode step reads: every matrix (lm_head once when
+  // tied) in the form the kernels use; less than weight_bytes() when matrices
+  // were narrowed in place or converted copies left other bytes unread.
+  size_t weight_bytes_per_token() const;
 
   // The chat template from tokenizer_config.json. Throws lm::Error naming
   // the problem when the model has none or one lm-wasm does not recognize

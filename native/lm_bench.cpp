@@ -197,6 +197,7 @@ json run_once(const Args& args, lm::ThreadPool* pool, int decode_tokens, json* m
     const lm::ModelConfig& c = model->config();
     *model_info = {{"parameters", model->parameter_count()},
                    {"weight_bytes", model->weight_bytes()},
+                   {"weight_bytes_per_token", model->weight_bytes_per_token()},
                    {"weight_dtype", lm::dtype_name(model->weights().lm_head.dtype)},
                    {"hidden_size", c.hidden_size},
                    {"layers", c.num_hidden_layers},

@@ -219,6 +219,7 @@ class Model {
     v.set("maxContext", c.max_position_embeddings);
     v.set("parameters", static_cast<double>(model_->parameter_count()));
     v.set("weightBytes", static_cast<double>(model_->weight_bytes()));
+    v.set("weightBytesPerToken", static_cast<double>(model_->weight_bytes_per_token()));
     v.set("weightDtype", lm::dtype_name(model_->weights().lm_head.dtype));
     v.set("bosId", c.bos_token_id);
     v.set("eosIds", array_of(c.eos_token_ids));

@@ -214,6 +214,7 @@ TEST(Model, F32MatricesOfBf16ValuesAreNarrowedInPlace) {
   EXPECT_EQ(narrowed, last_logits(*story_model(to_bf16), ids));
   auto f32 = story_model(to_f32);
   EXPECT_EQ(f32->weights().layers[0].wq.dtype, DType::kF32);
+  EXPECT_EQ(2 * as_stored->weight_bytes_per_token(), f32->weight_bytes_per_token());  // decode reads half the bytes
   EXPECT_LT(max_abs_diff(narrowed, last_logits(*f32, ids)), 1e-4f);  // the same values, summed in another order
 
   std::vector<TensorBytes> tensors = test::read_safetensors_tensors(test::story_model_dir() / "model.safetensors");

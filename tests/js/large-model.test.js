@@ -30,6 +30,8 @@ test('a 500 M-parameter bf16 model loads and generates in wasm32 with bf16 weigh
       assert.equal(info.weightDtype, 'BF16');
       assert.equal(info.parameters, written.params);
       assert.ok(info.weightBytes < written.bytes * 1.01, `weights take ${info.weightBytes} bytes for a ${written.bytes}-byte checkpoint`);
+      // Decode reads every matrix, in bf16: about the whole checkpoint, never more than is held.
+      assert.ok(info.weightBytesPerToken > written.bytes * 0.95 && info.weightBytesPerToken <= info.weightBytes, `${info.weightBytesPerToken} bytes read per token`);
       const result = await model.generate('Once upon a time', { maxTokens: 4, temperature: 0, ignoreEos: true });
       assert.equal(result.ids.length, 4);
       assert.equal(result.reason, 'max_tokens');

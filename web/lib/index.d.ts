@@ -32,7 +32,10 @@ export interface LoadOptions {
    * cross-origin isolated pages), else 1. A number > 1 fails where threads are unavailable.
    */
   threads?: number | 'auto';
-  /** Keep weights as stored, or convert at load (q8: int8 with a scale per 32 values). Default "auto". */
+  /**
+   * Keep weights as stored, or convert at load (q8: int8 with a scale per 32 values). Default "auto": as stored,
+   * except that F32 matrices holding only bf16 values are narrowed to bf16 in place (lossless).
+   */
   weights?: 'auto' | 'f32' | 'bf16' | 'q8';
   /** KV-cache length in tokens (default: min(max_position_embeddings, 2048)). */
   contextLength?: number;
@@ -62,7 +65,10 @@ export interface ModelInfo {
   maxContext: number;
   contextLength: number;
   parameters: number;
+  /** Bytes of weight memory the model holds. */
   weightBytes: number;
+  /** Bytes of weights one decode step reads (every matrix once, in the form the kernels use). */
+  weightBytesPerToken: number;
   weightDtype: string;
   bosId: number;
   /** config.json's eos_token_id plus generation_config.json's. */
