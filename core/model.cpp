@@ -48,13 +48,24 @@ MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t checkpoint_bytes, 
   const uint64_t V = static_cast<uint64_t>(c.vocab_size), L = static_cast<uint64_t>(c.num_hidden_layers);
   const uint64_t params = L * (d * q + 2 * d * kv + q * d + 3 * d * f) + V * d * (c.tie_word_embeddings ? 1 : 2);
   MemoryEstimate e;
+  uint64_t bytes_per_param = 0;  // of the converted matrices (Q8: without its scales)
   switch (options.weight_format) {
     case WeightFormat::kAsStored: e.weights = checkpoint_bytes; break;
-    case WeightFormat::kF32: e.weights = params * 4; break;
-    case WeightFormat::kBF16: e.weights = params * 2; break;
-    case WeightFormat::kQ8: e.weights = params + params / kQ8Group * 4; break;
+    case WeightFormat::kF32: e.weights = params * (bytes_per_param = 4); break;
+    case WeightFormat::kBF16: e.weights = params * (bytes_per_param = 2); break;
+    case WeightFormat::kQ8: e.weights = params * (bytes_per_param = 1) + params / kQ8Group * 4; break;
   }
-  e.load_peak = options.weight_format == WeightFormat::kAsStored ? e.weights : checkpoint_bytes + e.weights;
+  // A conversion to no more bytes per weight than stored writes over the
+  // checkpoint (Model::bind_weights): the peak is the checkpoint (+ Q8
+  // scales). A wider one needs the checkpoint and the converted copy at once.
+  const bool in_place = bytes_per_param > 0 && params * bytes_per_param <= checkpoint_bytes;
+  if (options.weight_format == WeightFormat::kAsStored) {
+    e.load_peak = e.weights;
+  } else if (in_place) {
+    e.load_peak = checkpoint_bytes + (e.weights - params * bytes_per_param);
+  } else {
+    e.load_peak = checkpoint_bytes + e.weights;
+  }
   const uint64_t ctx = static_cast<uint64_t>(context_length), B = static_cast<uint64_t>(batch);
   e.kv_cache = 2 * sizeof(float) * L * kv * ctx;
   // RunState (see model.h) plus the sampler's four per-vocabulary arrays.
@@ -110,18 +121,6 @@ bool all_bf16_exact(const WeightRef& w) {
   return true;
 }
 
-// Rewrites n f32 values at p as n bf16 values at the same address (the
-// first half of their bytes). Element i is read at byte 4i before byte 2i
-// is written, so the forward pass never overwrites a value not yet read.
-void narrow_to_bf16_in_place(std::byte* p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t u;
-    std::memcpy(&u, p + 4 * i, 4);
-    const auto h = static_cast<uint16_t>(u >> 16);
-    std::memcpy(p + 2 * i, &h, 2);
-  }
-}
-
 }  // namespace
 
 Model::Model(ModelConfig config, Tokenizer tokenizer) : config_(std::move(config)), tokenizer_(std::move(tokenizer)) {}
@@ -140,10 +139,12 @@ std::shared_ptr<const Model> Model::load(ModelFiles files, const LoadOptions& op
 
   std::shared_ptr<Model> model(new Model(std::move(config), std::move(tokenizer)));
   model->shards_ = std::move(files.shards);
+  Checkpoint checkpoint;  // views into shards_, valid until compact_shards() moves the bytes
   for (const ModelShard& shard : model->shards_)
-    model->checkpoint_.add(SafetensorsFile::parse(shard.bytes.data(), shard.bytes.size(), shard.label));
+    checkpoint.add(SafetensorsFile::parse(shard.bytes.data(), shard.bytes.size(), shard.label));
   model->inv_freq_ = rope_inv_freq(model->config_);
-  model->bind_weights(options);
+  model->bind_weights(checkpoint, options);
+  model->compact_shards();
   model->chat_template_problem_ = "this model has no chat template (tokenizer_config.json has no \"chat_template\")";
   if (files.tokenizer_config_json) {
     try {
@@ -163,12 +164,12 @@ const ChatTemplate& Model::chat_template() const {
 // Finds each tensor the architecture needs, checks dtype and shape, and makes
 // the view the kernels use: in place when the dtype is wanted and the data is
 // aligned, otherwise converted into storage the Model owns.
-void Model::bind_weights(const LoadOptions& options) {
+void Model::bind_weights(const Checkpoint& checkpoint, const LoadOptions& options) {
   const ModelConfig& c = config_;
   std::set<std::string> used;
 
   auto lookup = [&](const std::string& name, const Shape& expected) -> WeightRef {
-    auto [info, file] = checkpoint_.find(name);
+    auto [info, file] = checkpoint.find(name);
     if (!info) throw Error(ErrorKind::kFormat, "model.safetensors: missing tensor '" + name + "'");
     if (info->shape != expected)
       throw Error(ErrorKind::kFormat, file->label() + ": tensor '" + name + "' has shape " + info->shape.str() +
@@ -192,52 +193,59 @@ void Model::bind_weights(const LoadOptions& options) {
     if (options.weight_format == WeightFormat::kBF16) want = DType::kBF16;
     if (options.weight_format == WeightFormat::kQ8 && w.cols() % kQ8Group == 0) want = DType::kQ8;
     // An f32 matrix holding only bf16 values loses nothing as bf16, and
-    // decode reads half the bytes: narrowed where it lies in the checkpoint.
-    if (options.weight_format == WeightFormat::kAsStored && w.dtype == DType::kF32 && is_aligned(w.data, 4) &&
-        all_bf16_exact(w)) {
-      narrow_to_bf16_in_place(mutable_checkpoint_bytes(w.data), w.rows() * w.cols());
-      WeightRef out = w;
-      out.dtype = DType::kBF16;
-      return out;
-    }
+    // decode reads half the bytes.
+    if (options.weight_format == WeightFormat::kAsStored && w.dtype == DType::kF32 && all_bf16_exact(w))
+      want = DType::kBF16;
     if (want == w.dtype && is_aligned(w.data, dtype_size(w.dtype))) return w;
+    // Converting to a dtype no wider than the stored one writes each row over
+    // the bytes it came from: row r is read whole before its result is
+    // written, and that result ends before row r + 1 begins. The checkpoint
+    // never needs a second copy; compact_shards() packs what is left. Wider
+    // dtypes, and sources misaligned for the result, go to owned storage.
+    const int64_t rows = w.rows(), cols = w.cols();
+    const bool in_place = want != w.dtype && dtype_size(want) <= dtype_size(w.dtype) && is_aligned(w.data, dtype_size(want));
+    void* dst = nullptr;
+    if (in_place) {
+      dst = mutable_checkpoint_bytes(w.data);
+    } else if (want == DType::kQ8) {
+      dst = owned_8_.emplace_back(w.shape).data();
+    } else if (want == DType::kF32) {
+      dst = owned_f32_.emplace_back(w.shape).data();
+    } else {
+      dst = owned_16_.emplace_back(w.shape).data();
+    }
+    float* scales = want == DType::kQ8 ? owned_f32_.emplace_back(Shape{rows, cols / kQ8Group}).data() : nullptr;
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      w.row_to_f32(r, row.data());
+      switch (want) {
+        case DType::kQ8:
+          quantize_q8(row.data(), cols, static_cast<int8_t*>(dst) + r * cols, scales + r * (cols / kQ8Group));
+          break;
+        case DType::kF32:
+          std::memcpy(static_cast<float*>(dst) + r * cols, row.data(), static_cast<size_t>(cols) * sizeof(float));
+          break;
+        case DType::kBF16:
+        case DType::kF16: {
+          uint16_t* half = static_cast<uint16_t*>(dst) + r * cols;
+          for (int64_t i = 0; i < cols; ++i)
+            half[i] = want == DType::kBF16 ? f32_to_bf16(row[static_cast<size_t>(i)]) : f32_to_f16(row[static_cast<size_t>(i)]);
+          break;
+        }
+      }
+    }
     WeightRef out = w;
     out.dtype = want;
-    const int64_t rows = w.rows(), cols = w.cols();
-    if (want == DType::kQ8) {
-      Tensor<int8_t>& q = owned_8_.emplace_back(w.shape);
-      Tensor<float>& scales = owned_f32_.emplace_back(Shape{rows, cols / kQ8Group});
-      std::vector<float> row(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; ++r) {
-        w.row_to_f32(r, row.data());
-        quantize_q8(row.data(), cols, q.data() + r * cols, scales.data() + r * (cols / kQ8Group));
-      }
-      out.data = q.data();
-      out.scales = scales.data();
-    } else if (want == DType::kF32) {
-      Tensor<float>& t = owned_f32_.emplace_back(w.shape);
-      for (int64_t r = 0; r < rows; ++r) w.row_to_f32(r, t.data() + r * cols);
-      out.data = t.data();
-    } else {
-      // BF16 or F16 storage; from any source dtype through f32.
-      Tensor<uint16_t>& t = owned_16_.emplace_back(w.shape);
-      std::vector<float> row(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; ++r) {
-        w.row_to_f32(r, row.data());
-        uint16_t* dst = t.data() + r * cols;
-        for (int64_t i = 0; i < cols; ++i)
-          dst[i] = want == DType::kBF16 ? f32_to_bf16(row[static_cast<size_t>(i)]) : f32_to_f16(row[static_cast<size_t>(i)]);
-      }
-      out.data = t.data();
-    }
+    out.data = dst;
+    out.scales = scales;
     return out;
   };
 
   const int64_t d = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), f = c.intermediate_size, V = c.vocab_size;
 
   // Embeddings, tied or not. A tied checkpoint may store either name.
-  const bool has_embed = checkpoint_.contains("model.embed_tokens.weight");
-  const bool has_head = checkpoint_.contains("lm_head.weight");
+  const bool has_embed = checkpoint.contains("model.embed_tokens.weight");
+  const bool has_head = checkpoint.contains("lm_head.weight");
   if (!has_embed && !has_head)
     throw Error(ErrorKind::kFormat, "model.safetensors: neither 'model.embed_tokens.weight' nor 'lm_head.weight' is stored");
   if (has_embed) weights_.embed = matrix(lookup("model.embed_tokens.weight", Shape{V, d}));
@@ -278,23 +286,64 @@ void Model::bind_weights(const LoadOptions& options) {
 
   // A tensor we did not bind means the checkpoint is not the architecture the
   // config claims (old checkpoints' rotary_emb.inv_freq buffers are harmless).
-  for (const SafetensorsFile& file : checkpoint_.files())
+  for (const SafetensorsFile& file : checkpoint.files())
     for (const TensorInfo& t : file.tensors())
       if (!used.count(t.name) && !t.name.ends_with("rotary_emb.inv_freq"))
         throw Error(ErrorKind::kUnsupported,
                     file.label() + ": unexpected tensor '" + t.name + "' for " + c.architecture);
+}
 
-  // Converted copies make the original bytes dead weight; drop shards no view points into.
-  auto points_into = [&](const WeightRef& w, const ModelShard& s) {
-    const auto* p = static_cast<const std::byte*>(w.data);
-    return p >= s.bytes.data() && p < s.bytes.data() + s.bytes.size();
-  };
+std::vector<WeightRef*> Model::matrix_views() {
+  std::vector<WeightRef*> views{&weights_.embed, &weights_.lm_head};
+  for (LayerWeights& L : weights_.layers)
+    for (WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) views.push_back(w);
+  return views;
+}
+
+// Packs the matrices each shard still holds to its front, in address order,
+// and gives the rest back to the allocator: the header, the norms (copied out
+// as f32) and what conversions in place freed are dead bytes between them.
+// A shard no view points into (every matrix converted to owned storage) is
+// freed whole. A shard that is nearly all live stays as it is (no copy).
+void Model::compact_shards() {
+  const std::vector<WeightRef*> views = matrix_views();
   for (ModelShard& s : shards_) {
-    bool used_here = points_into(weights_.embed, s) || points_into(weights_.lm_head, s);
-    for (const LayerWeights& L : weights_.layers)
-      for (const WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
-        used_here = used_here || points_into(*w, s);
-    if (!used_here) s.bytes.release();
+    const std::byte* base = s.bytes.data();
+    struct Live {
+      const std::byte* from;  // where the tensor is now
+      size_t bytes;           // its payload (Q8 scales live elsewhere)
+      size_t align;           // its dtype's
+      size_t to = 0;          // its offset once packed
+    };
+    std::vector<Live> live;
+    for (const WeightRef* w : views) {
+      const auto* p = static_cast<const std::byte*>(w->data);
+      if (p >= base && p < base + s.bytes.size())
+        live.push_back({p, static_cast<size_t>(w->shape.numel()) * dtype_size(w->dtype), dtype_size(w->dtype)});
+    }
+    if (live.empty()) {
+      s.bytes.release();
+      continue;
+    }
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.from < b.from; });
+    live.erase(std::unique(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.from == b.from; }),
+               live.end());  // tied embeddings: one tensor, two views
+    size_t packed = 0;
+    for (Live& t : live) {
+      t.to = (packed + t.align - 1) / t.align * t.align;
+      packed = t.to + t.bytes;
+    }
+    if (packed > s.bytes.size() / 10 * 9) continue;
+    // Each tensor moves down (its offset was aligned and past the previous
+    // ones), so moving them in address order never overwrites one not yet moved.
+    for (const Live& t : live) std::memmove(s.bytes.data() + t.to, t.from, t.bytes);
+    s.bytes.shrink(packed);  // may move the block
+    for (WeightRef* w : views)
+      for (const Live& t : live)
+        if (w->data == t.from) {
+          w->data = s.bytes.data() + t.to;
+          break;
+        }
   }
 }
 

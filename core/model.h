@@ -96,7 +96,7 @@ struct LoadOptions {
 // config.json and the checkpoint's total size. Figures in bytes.
 struct MemoryEstimate {
   uint64_t weights = 0;   // resident weights after load (stored, or converted)
-  uint64_t load_peak = 0; // weights while loading (checkpoint + converted copy when converting)
+  uint64_t load_peak = 0; // weights while loading (the checkpoint; + the converted copy when converting to a wider dtype)
   uint64_t kv_cache = 0;  // one session's KV cache for `context_length` positions
   uint64_t scratch = 0;   // activations, logits and sampler buffers of one session
   uint64_t total() const { return std::max(load_peak, weights) + kv_cache + scratch; }
@@ -140,13 +140,14 @@ class Model {
 
  private:
   Model(ModelConfig config, Tokenizer tokenizer);
-  void bind_weights(const LoadOptions& options);
+  void bind_weights(const Checkpoint& checkpoint, const LoadOptions& options);
   std::byte* mutable_checkpoint_bytes(const void* p);
+  void compact_shards();
+  std::vector<WeightRef*> matrix_views();
 
   ModelConfig config_;
   Tokenizer tokenizer_;
   std::vector<ModelShard> shards_;             // the checkpoint bytes the views point into
-  Checkpoint checkpoint_;                      // parsed headers of shards_
   std::vector<Tensor<float>> owned_f32_;       // norms, biases, and converted / realigned f32 matrices
   std::vector<Tensor<uint16_t>> owned_16_;     // converted bf16 matrices
   std::vector<Tensor<int8_t>> owned_8_;        // quantized Q8 matrices (their scales are in owned_f32_)

@@ -14,6 +14,16 @@ namespace lm {
 
 void Blob::Free::operator()(std::byte* p) const { std::free(p); }
 
+void Blob::shrink(size_t n) {
+  if (n >= size_) return;
+  // A failed realloc leaves the block as it was, which still holds the bytes.
+  if (auto* p = static_cast<std::byte*>(std::realloc(data_.get(), n == 0 ? 1 : n))) {
+    (void)data_.release();
+    data_.reset(p);
+  }
+  size_ = n;
+}
+
 Blob Blob::allocate(size_t size) {
   Blob b;
   // (Rounding a size this close to SIZE_MAX up would wrap to a tiny block.)

@@ -27,6 +27,9 @@ class Blob {
   std::byte* data() { return data_.get(); }
   const std::byte* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  // Keeps the first n bytes (n <= size()) and returns the rest to the
+  // allocator. The block may move: views into it must be rebased.
+  void shrink(size_t n);
   void release() {
     data_.reset();
     size_ = 0;
