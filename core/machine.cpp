@@ -20,8 +20,10 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // keep too few lines in flight); several streams, as decode reads weight
 // rows (ops.cpp), get the bandwidth that decode can actually use.
 constexpr int kStreams = 6;
+// Floats of an n-float buffer each stream reads (a multiple of 8).
+size_t stream_length(size_t n) { return n / kStreams / 8 * 8; }
 float stream_sum(const float* p, size_t n) {
-  const size_t part = n / kStreams / 8 * 8;
+  const size_t part = stream_length(n);
   simd::V8 acc[kStreams];
   for (auto& a : acc) a = simd::zero();
   for (size_t i = 0; i < part; i += 8)
@@ -59,7 +61,7 @@ MachineFigures measure_machine(double budget_ms, size_t buffer_bytes) {
   do {
     const auto t = Clock::now();
     sink = stream_sum(buffer.get(), n);
-    const double bytes_read = static_cast<double>(n / kStreams / 8 * 8 * kStreams * sizeof(float));
+    const double bytes_read = static_cast<double>(stream_length(n) * kStreams * sizeof(float));
     best = std::max(best, bytes_read / seconds_since(t) / 1e9);
   } while (seconds_since(start) * 1000 < budget_ms / 2);
   f.read_bandwidth_gb_s = best;

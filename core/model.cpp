@@ -48,23 +48,19 @@ MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t checkpoint_bytes, 
   const uint64_t V = static_cast<uint64_t>(c.vocab_size), L = static_cast<uint64_t>(c.num_hidden_layers);
   const uint64_t params = L * (d * q + 2 * d * kv + q * d + 3 * d * f) + V * d * (c.tie_word_embeddings ? 1 : 2);
   MemoryEstimate e;
-  uint64_t bytes_per_param = 0;  // of the converted matrices (Q8: without its scales)
-  switch (options.weight_format) {
-    case WeightFormat::kAsStored: e.weights = checkpoint_bytes; break;
-    case WeightFormat::kF32: e.weights = params * (bytes_per_param = 4); break;
-    case WeightFormat::kBF16: e.weights = params * (bytes_per_param = 2); break;
-    case WeightFormat::kQ8: e.weights = params * (bytes_per_param = 1) + params / kQ8Group * 4; break;
-  }
-  // A conversion to no more bytes per weight than stored writes over the
-  // checkpoint (Model::bind_weights): the peak is the checkpoint (+ Q8
-  // scales). A wider one needs the checkpoint and the converted copy at once.
-  const bool in_place = bytes_per_param > 0 && params * bytes_per_param <= checkpoint_bytes;
   if (options.weight_format == WeightFormat::kAsStored) {
-    e.load_peak = e.weights;
-  } else if (in_place) {
-    e.load_peak = checkpoint_bytes + (e.weights - params * bytes_per_param);
+    e.weights = e.load_peak = checkpoint_bytes;
   } else {
-    e.load_peak = checkpoint_bytes + e.weights;
+    // Converted matrices, and Q8's scales (kept apart from them).
+    const uint64_t matrices = params * (options.weight_format == WeightFormat::kF32    ? 4
+                                        : options.weight_format == WeightFormat::kBF16 ? 2
+                                                                                      : 1);
+    const uint64_t scales = options.weight_format == WeightFormat::kQ8 ? params / kQ8Group * 4 : 0;
+    e.weights = matrices + scales;
+    // A conversion to no more bytes per weight than stored writes over the
+    // checkpoint (Model::bind_weights): the peak is the checkpoint (+ Q8
+    // scales). A wider one needs the checkpoint and the converted copy at once.
+    e.load_peak = matrices <= checkpoint_bytes ? checkpoint_bytes + scales : checkpoint_bytes + e.weights;
   }
   const uint64_t ctx = static_cast<uint64_t>(context_length), B = static_cast<uint64_t>(batch);
   e.kv_cache = 2 * sizeof(float) * L * kv * ctx;
@@ -296,7 +292,7 @@ void Model::bind_weights(const Checkpoint& checkpoint, const LoadOptions& option
 std::vector<WeightRef*> Model::matrix_views() {
   std::vector<WeightRef*> views{&weights_.embed, &weights_.lm_head};
   for (LayerWeights& L : weights_.layers)
-    for (WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) views.push_back(w);
+    for (WeightRef* w : L.matrices()) views.push_back(w);
   return views;
 }
 
@@ -359,7 +355,7 @@ std::byte* Model::mutable_checkpoint_bytes(const void* p) {
 size_t Model::weight_bytes_per_token() const {
   size_t n = weights_.lm_head.bytes();
   for (const LayerWeights& L : weights_.layers)
-    for (const WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) n += w->bytes();
+    for (const WeightRef* w : L.matrices()) n += w->bytes();
   return n;
 }
 

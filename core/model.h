@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ struct LayerWeights {
   const float* b_gate = nullptr;     // [f] gate_proj bias (config.mlp_bias only)
   const float* b_up = nullptr;       // [f] up_proj bias
   const float* b_down = nullptr;     // [d] down_proj bias
+
+  // The seven matrices, for code that treats them alike (loading, memory figures).
+  std::array<WeightRef*, 7> matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::array<const WeightRef*, 7> matrices() const { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
 };
 
 struct ModelWeights {

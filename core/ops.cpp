@@ -10,7 +10,6 @@
 #include "simd.h"
 #include "thread_pool.h"
 
-
 namespace lm {
 
 using simd::V8;
@@ -59,6 +58,9 @@ F16Row row_of<F16Row>(const WeightRef& w, int64_t r) {
   return {static_cast<const uint16_t*>(w.data) + r * w.cols()};
 }
 
+// c = alpha * s + beta * c, where beta = 0 ignores what c held (it may be garbage).
+inline void store_scaled(float& c, float s, float alpha, float beta) { c = beta == 0.0f ? alpha * s : alpha * s + beta * c; }
+
 // --------------------------------------------------------- matmul tile ---
 // C[i][j] for MR rows of A and NR rows of B. Each dot product accumulates
 // columns k < K8 (a multiple of 8) in 8 lanes, reduces them in simd.h's fixed
@@ -83,9 +85,7 @@ inline void tile(float* C, int ldc, const float* A, int lda, const Row (&b)[NR],
     for (int j = 0; j < NR; ++j) {
       float tail = 0.0f;
       for (int64_t k = K8; k < K; ++k) tail += A[i * lda + k] * b[j].scalar(k);
-      const float s = simd::reduce_add(acc[i][j]) + tail;
-      float& c = C[i * ldc + j];
-      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
+      store_scaled(C[i * ldc + j], simd::reduce_add(acc[i][j]) + tail, alpha, beta);
     }
   }
 }
@@ -144,29 +144,35 @@ inline void dot_rows(const float* a, const Row (&b)[R], int64_t K, float (&out)[
 // bandwidth (the prefetchers run out of lines in flight); R streams in
 // different pages get far more: for the 86 M model in V8 measured 1.2x
 // (f32) and 2x (bf16) the speed of one stream.
-struct SpreadRows {
-  SpreadRows(int64_t j0_, int64_t j1, int R_) : j0(j0_), groups((j1 - j0_) / R_), R(R_) {}
-  int64_t row(int64_t g, int r) const { return j0 + g + r * groups; }  // row r of group g < groups
-  int64_t tail_begin() const { return j0 + groups * R; }              // rows from here on: one at a time
-  int64_t j0, groups;
-  int R;
-};
+//
+// for_spread_rows calls group(rows) with each set of R far-apart rows,
+// rows[r] = j0 + g + r * (n / R), then one(j) for each of the last n % R rows.
+template <int R, class Group, class One>
+inline void for_spread_rows(int64_t j0, int64_t j1, Group group, One one) {
+  const int64_t groups = (j1 - j0) / R;
+  for (int64_t g = 0; g < groups; ++g) {
+    int64_t rows[R];
+    for (int r = 0; r < R; ++r) rows[r] = j0 + g + r * groups;
+    group(rows);
+  }
+  for (int64_t j = j0 + groups * R; j < j1; ++j) one(j);
+}
 
 // C[j] for j in [j0, j1): one row of A against B's rows.
 template <class Row>
 void store_rows(float* C, const float* A, const WeightRef& B, int64_t j0, int64_t j1, float alpha, float beta,
                 int64_t K) {
   constexpr int R = Row::kDecodeRows;
-  auto put = [&](int64_t j, float s) { C[j] = beta == 0.0f ? alpha * s : alpha * s + beta * C[j]; };
-  const SpreadRows rows(j0, j1, R);
-  for (int64_t g = 0; g < rows.groups; ++g) {
-    Row b[R];
-    float s[R];
-    for (int r = 0; r < R; ++r) b[r] = row_of<Row>(B, rows.row(g, r));
-    dot_rows(A, b, K, s);
-    for (int r = 0; r < R; ++r) put(rows.row(g, r), s[r]);
-  }
-  for (int64_t j = rows.tail_begin(); j < j1; ++j) put(j, dot_row(A, row_of<Row>(B, j), K));
+  for_spread_rows<R>(
+      j0, j1,
+      [&](const int64_t (&rows)[R]) {
+        Row b[R];
+        float s[R];
+        for (int r = 0; r < R; ++r) b[r] = row_of<Row>(B, rows[r]);
+        dot_rows(A, b, K, s);
+        for (int r = 0; r < R; ++r) store_scaled(C[rows[r]], s[r], alpha, beta);
+      },
+      [&](int64_t j) { store_scaled(C[j], dot_row(A, row_of<Row>(B, j), K), alpha, beta); });
 }
 
 template <int NR, class Row>
@@ -217,7 +223,7 @@ inline float q8_dot(const int8_t* row, const float* ws, const int16_t* xq, const
 }
 
 // C[j] for j in [j0, j1) from one quantized activation row (xq, xs): the
-// decode loop, over kQ8DecodeRows far-apart rows at once (see SpreadRows),
+// decode loop, over kQ8DecodeRows far-apart rows at once (see for_spread_rows),
 // each with q8_dot's arithmetic.
 constexpr int kQ8DecodeRows = 4;
 void q8_rows(float* C, const int16_t* xq, const float* xs, const WeightRef& B, int64_t j0, int64_t j1, float alpha,
@@ -225,23 +231,23 @@ void q8_rows(float* C, const int16_t* xq, const float* xs, const WeightRef& B, i
   constexpr int R = kQ8DecodeRows;
   const int64_t K = B.cols(), groups = K / kQ8Group;
   const auto* w = static_cast<const int8_t*>(B.data);
-  auto put = [&](int64_t j, float s) { C[j] = beta == 0.0f ? alpha * s : alpha * s + beta * C[j]; };
-  const SpreadRows rows(j0, j1, R);
-  for (int64_t i = 0; i < rows.groups; ++i) {
-    const int8_t* row[R];
-    const float* ws[R];
-    simd::F4 acc[R];
-    for (int r = 0; r < R; ++r) {
-      row[r] = w + rows.row(i, r) * K;
-      ws[r] = B.scales + rows.row(i, r) * groups;
-      acc[r] = simd::f4_zero();
-    }
-    for (int64_t g = 0; g < groups; ++g)
-      for (int r = 0; r < R; ++r)
-        acc[r] = simd::f4_add_scaled(acc[r], simd::dot32_q8(row[r] + g * kQ8Group, xq + g * kQ8Group), ws[r][g] * xs[g]);
-    for (int r = 0; r < R; ++r) put(rows.row(i, r), simd::f4_reduce(acc[r]));
-  }
-  for (int64_t j = rows.tail_begin(); j < j1; ++j) put(j, q8_dot(w + j * K, B.scales + j * groups, xq, xs, groups));
+  for_spread_rows<R>(
+      j0, j1,
+      [&](const int64_t (&rows)[R]) {
+        const int8_t* row[R];
+        const float* ws[R];
+        simd::F4 acc[R];
+        for (int r = 0; r < R; ++r) {
+          row[r] = w + rows[r] * K;
+          ws[r] = B.scales + rows[r] * groups;
+          acc[r] = simd::f4_zero();
+        }
+        for (int64_t g = 0; g < groups; ++g)
+          for (int r = 0; r < R; ++r)
+            acc[r] = simd::f4_add_scaled(acc[r], simd::dot32_q8(row[r] + g * kQ8Group, xq + g * kQ8Group), ws[r][g] * xs[g]);
+        for (int r = 0; r < R; ++r) store_scaled(C[rows[r]], simd::f4_reduce(acc[r]), alpha, beta);
+      },
+      [&](int64_t j) { store_scaled(C[j], q8_dot(w + j * K, B.scales + j * groups, xq, xs, groups), alpha, beta); });
 }
 
 // kMR activation rows at once (prefill): each group of weights is widened
@@ -260,11 +266,7 @@ void q8_tile(float* C, int ldc, const int16_t* xq, const float* xs, const Weight
       for (int i = 0; i < kMR; ++i)
         acc[i] = simd::f4_add_scaled(acc[i], simd::dot32(wg, xq + i * K + g * kQ8Group), ws[g] * xs[i * groups + g]);
     }
-    for (int i = 0; i < kMR; ++i) {
-      const float s = simd::f4_reduce(acc[i]);
-      float& c = C[i * ldc + j];
-      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
-    }
+    for (int i = 0; i < kMR; ++i) store_scaled(C[i * ldc + j], simd::f4_reduce(acc[i]), alpha, beta);
   }
 }
 

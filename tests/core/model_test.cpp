@@ -298,8 +298,9 @@ TEST(Model, MemoryEstimateBoundsWhatLoadingHolds) {
     EXPECT_GE(e.weights, story_model(o)->weight_bytes() * 95 / 100) << static_cast<int>(format);
     EXPECT_GE(e.load_peak, e.weights) << static_cast<int>(format);
     // The F32 checkpoint converts in place to bf16 and q8: no second copy at the peak.
-    if (format == WeightFormat::kBF16 || format == WeightFormat::kQ8)
+    if (format == WeightFormat::kBF16 || format == WeightFormat::kQ8) {
       EXPECT_LE(e.load_peak, checkpoint_bytes + params / kQ8Group * 4) << static_cast<int>(format);
+    }
   }
 }
 

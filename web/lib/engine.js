@@ -306,7 +306,7 @@ export class Engine {
   // context) just skips it.
   async #warmUp() {
     if (this.model.info().parameters > 4e6) return;
-    const options = { temperature: 0.8, topK: 40, topP: 0.9, seed: 1, maxTokens: 64, ignoreEos: true, stop: [], topLogprobs: 5 };
+    const options = { temperature: 0.8, topK: 40, topP: 0.9, maxTokens: 64, ignoreEos: true, stop: [], topLogprobs: 5 };
     const t0 = now();
     try {
       for (let i = 0; i < 64 && now() - t0 < WARM_UP_MS; i++)
